@@ -1,0 +1,68 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { usageError } from '../util/errors.js';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandSpec<O extends OptionSpec> {
+  /** e.g. 'stnn features <capture…> [options]' */
+  usage: string;
+  /** One paragraph saying what the command does. */
+  summary: string;
+  options: O;
+  /** Help text per option name, shown by --help. */
+  help: Partial<Record<keyof O, string>>;
+  /** Minimum number of positional arguments. */
+  minPositionals?: number;
+}
+
+export function helpText<O extends OptionSpec>(spec: CommandSpec<O>): string {
+  const lines = [`usage: ${spec.usage}`, '', spec.summary, '', 'options:'];
+  for (const [name, opt] of Object.entries(spec.options)) {
+    const flag = `--${name}${opt.type === 'string' ? ' <value>' : ''}`;
+    const dflt = opt.default !== undefined ? ` (default: ${String(opt.default)})` : '';
+    lines.push(`  ${flag.padEnd(26)} ${spec.help[name as keyof O] ?? ''}${dflt}`);
+  }
+  lines.push(`  ${'--help'.padEnd(26)} show this help`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Parses argv for one command. Returns null when --help was asked (help is printed).
+ * Unknown options and missing positionals throw a usage error (exit 2) naming them.
+ */
+export function parseCommand<O extends OptionSpec>(argv: string[], spec: CommandSpec<O>) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText(spec));
+    return null;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: spec.options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw usageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
+  }
+  if ((spec.minPositionals ?? 0) > parsed.positionals.length) {
+    throw usageError(`missing argument: ${spec.usage}`);
+  }
+  return parsed;
+}
+
+/** Parses an integer option, naming it in the error. */
+export function intOption(name: string, value: string | undefined, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw usageError(`--${name}: expected an integer from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
+/** Parses a number option, naming it in the error. */
+export function numOption(name: string, value: string | undefined, dflt: number, min = -Infinity, max = Infinity): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw usageError(`--${name}: expected a number from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
