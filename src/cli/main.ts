@@ -1,13 +1,37 @@
 import { StnnError } from '../util/errors.js';
 
+type Runner = (argv: string[]) => Promise<number>;
+
+/** Commands load lazily so `stnn features` never pays for TensorFlow. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Runner> }> = {
+  features: {
+    summary: 'write the 115 STNN features of the TLS flows in captures (jsonl, csv, msgpack)',
+    load: async () => (await import('./features.js')).run,
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: stnn <command> [options]   (stnn <command> --help for its options)', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
+  return lines.join('\n') + '\n';
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0];
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (cmd === '--version') {
+    process.stdout.write('stnn-sensor 0.1.0\n');
+    return 0;
+  }
   try {
-    const cmd = argv[0];
-    if (!cmd || cmd === '--help' || cmd === '-h') {
-      process.stdout.write('usage: stnn <command> [options]\n');
-      return cmd ? 0 : 2;
-    }
-    throw new StnnError('STNN_USAGE', `unknown command '${cmd}' (see stnn --help)`);
+    if (!cmd) throw new StnnError('STNN_USAGE', `missing command\n${usage()}`);
+    const entry = COMMANDS[cmd];
+    if (!entry) throw new StnnError('STNN_USAGE', `unknown command '${cmd}' (see stnn --help)`);
+    const run = await entry.load();
+    return await run(argv.slice(1));
   } catch (err) {
     if (err instanceof StnnError) {
       process.stderr.write(`stnn: ${err.message}\n`);

@@ -1,0 +1,353 @@
+/**
+ * The flow table: bidirectional flows on the 5-tuple (+ outer VLAN), packet time
+ * as the clock, bounded size.
+ *
+ * Client (DESIGN.md): the sender of a SYN without ACK; for a flow first seen at its
+ * SYN-ACK, that packet's receiver; otherwise the first packet's sender.
+ *
+ * A flow ends:
+ *  - 'fin'     both sides sent FIN; the flow then lingers `closedTimeout` seconds of
+ *              packet time so the last ACKs still count, then ends (or at once when a
+ *              new SYN reuses its tuple, which starts a new flow);
+ *  - 'rst'     a RST was seen (same lingering);
+ *  - 'idle'    no packet for `idleTimeout` seconds;
+ *  - 'active'  the flow has lasted `activeTimeout` seconds: its record is emitted and
+ *              the packet that crossed the limit starts a continuation flow with the
+ *              same client and server;
+ *  - 'evicted' the table was full (`maxFlows`) and this was the longest-idle flow;
+ *  - 'eof' / 'shutdown' at the end of input, from `flushAll`.
+ *
+ * Lookup is a Map from a symmetric 30-bit hash to a chain of flows; expiry walks
+ * two LRU lists (open and closed flows) from their least recently used end, at
+ * most once per second of packet time. Nothing is allocated per packet except
+ * when a flow starts.
+ */
+import { DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/packet.js';
+import { FlowStats } from '../features/flow-stats.js';
+import { TlsTracker } from '../tls/tracker.js';
+import type { EndReason } from './record.js';
+
+export interface FlowTableOptions {
+  /** Seconds without packets before a flow ends as 'idle' (default 120). */
+  idleTimeout: number;
+  /** Seconds after its first packet when a flow ends as 'active' (default 1800). */
+  activeTimeout: number;
+  /** Seconds a flow closed by FIN/RST lingers for its last packets (default 5). */
+  closedTimeout: number;
+  /** Most flows held at once (default 262144); past it the longest-idle one is evicted. */
+  maxFlows: number;
+}
+
+export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
+  idleTimeout: 120,
+  activeTimeout: 1800,
+  closedTimeout: 5,
+  maxFlows: 262144,
+};
+
+export class FlowCounters {
+  packets = 0;
+  /** IP packets that were neither the first fragment nor a whole datagram are counted by decode. */
+  flows_started = 0;
+  flows_active_continued = 0;
+  ended_fin = 0;
+  ended_rst = 0;
+  ended_idle = 0;
+  ended_active = 0;
+  ended_evicted = 0;
+  ended_eof = 0;
+  ended_shutdown = 0;
+  max_active_flows = 0;
+}
+
+const ENDED_KEY: Record<EndReason, keyof FlowCounters> = {
+  fin: 'ended_fin',
+  rst: 'ended_rst',
+  idle: 'ended_idle',
+  active: 'ended_active',
+  evicted: 'ended_evicted',
+  eof: 'ended_eof',
+  shutdown: 'ended_shutdown',
+};
+
+const rd32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+
+/** 32-bit finaliser (murmur3 fmix32). */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export class Flow {
+  hash = 0;
+  /** Next flow in the same hash chain. */
+  chain: Flow | null = null;
+  /** LRU list links (open or closed list). */
+  prev: Flow | null = null;
+  next: Flow | null = null;
+  inClosedList = false;
+
+  ipVersion: 4 | 6 = 4;
+  proto = 0;
+  vlan = 0;
+  /** Client (c) and server (s) addresses as big-endian 32-bit words (IPv4 uses word 0). */
+  c0 = 0; c1 = 0; c2 = 0; c3 = 0;
+  s0 = 0; s1 = 0; s2 = 0; s3 = 0;
+  cPort = 0;
+  sPort = 0;
+  /** Client and server address bytes, kept for output (copied once at flow start). */
+  readonly cAddr = new Uint8Array(16);
+  readonly sAddr = new Uint8Array(16);
+
+  startSec = 0;
+  startNsec = 0;
+  /** Absolute times (seconds, float) of the first and the latest packet. */
+  firstTs = 0;
+  lastTs = 0;
+  fwdPackets = 0;
+  fwdBytes = 0;
+  bwdPackets = 0;
+  bwdBytes = 0;
+  hsPackets = 0;
+  dataPackets = 0;
+  finFromClient = false;
+  finFromServer = false;
+  closedBy: 'fin' | 'rst' | null = null;
+  /** This flow continues one that ended on the active timeout. */
+  continued = false;
+
+  tls: TlsTracker | null = null;
+  readonly stats = new FlowStats();
+}
+
+export type FlowEndHandler = (flow: Flow, reason: EndReason) => void;
+
+class LruList {
+  head: Flow | null = null;
+  tail: Flow | null = null;
+  size = 0;
+  push(f: Flow): void {
+    f.prev = this.tail;
+    f.next = null;
+    if (this.tail) this.tail.next = f; else this.head = f;
+    this.tail = f;
+    this.size++;
+  }
+  remove(f: Flow): void {
+    if (f.prev) f.prev.next = f.next; else this.head = f.next;
+    if (f.next) f.next.prev = f.prev; else this.tail = f.prev;
+    f.prev = f.next = null;
+    this.size--;
+  }
+  touch(f: Flow): void {
+    if (this.tail === f) return;
+    this.remove(f);
+    this.push(f);
+  }
+}
+
+export class FlowTable {
+  readonly opts: FlowTableOptions;
+  readonly counters = new FlowCounters();
+  private readonly buckets = new Map<number, Flow>();
+  private readonly open = new LruList();
+  private readonly closed = new LruList();
+  /** Packet-time clock: the latest timestamp seen (captures are not always in order). */
+  now = 0;
+  private nextExpiry = 0;
+
+  constructor(opts: Partial<FlowTableOptions>, private readonly onEnd: FlowEndHandler) {
+    this.opts = { ...DEFAULT_FLOW_OPTIONS, ...opts };
+  }
+
+  get size(): number {
+    return this.open.size + this.closed.size;
+  }
+
+  /** Account one decoded IP packet. */
+  onPacket(p: DecodedPacket): void {
+    if (p.ipVersion === 0) return;
+    this.counters.packets++;
+    const ts = p.tsSec + p.tsNsec * 1e-9;
+    if (ts > this.now) this.now = ts;
+    if (this.now >= this.nextExpiry) {
+      this.expire(this.now);
+      this.nextExpiry = this.now + 1;
+    }
+
+    const buf = p.buf;
+    const v6 = p.ipVersion === 6;
+    const so = p.srcAddrOff;
+    const d = p.dstAddrOff;
+    const a0 = rd32(buf, so), b0 = rd32(buf, d);
+    let a1 = 0, a2 = 0, a3 = 0, b1 = 0, b2 = 0, b3 = 0;
+    if (v6) {
+      a1 = rd32(buf, so + 4); a2 = rd32(buf, so + 8); a3 = rd32(buf, so + 12);
+      b1 = rd32(buf, d + 4); b2 = rd32(buf, d + 8); b3 = rd32(buf, d + 12);
+    }
+    const sp = p.srcPort, dp = p.dstPort;
+    const ha = mix32((a0 ^ mix32(a1 ^ mix32(a2 ^ mix32(a3)))) + sp);
+    const hb = mix32((b0 ^ mix32(b1 ^ mix32(b2 ^ mix32(b3)))) + dp);
+    const hash = mix32(((ha + hb) >>> 0) ^ (p.proto << 16) ^ p.vlan) & 0x3fffffff;
+
+    // find the flow and the packet's direction (0 = from the client)
+    let flow = this.buckets.get(hash) ?? null;
+    let dir: 0 | 1 = 0;
+    while (flow !== null) {
+      if (flow.proto === p.proto && flow.vlan === p.vlan && flow.ipVersion === p.ipVersion) {
+        if (flow.c0 === a0 && flow.s0 === b0 && flow.cPort === sp && flow.sPort === dp &&
+            flow.c1 === a1 && flow.c2 === a2 && flow.c3 === a3 && flow.s1 === b1 && flow.s2 === b2 && flow.s3 === b3) {
+          dir = 0; break;
+        }
+        if (flow.c0 === b0 && flow.s0 === a0 && flow.cPort === dp && flow.sPort === sp &&
+            flow.c1 === b1 && flow.c2 === b2 && flow.c3 === b3 && flow.s1 === a1 && flow.s2 === a2 && flow.s3 === a3) {
+          dir = 1; break;
+        }
+      }
+      flow = flow.chain;
+    }
+
+    const isTcp = p.proto === 6;
+    const flags = isTcp ? p.tcpFlags : 0;
+    const pureSyn = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+
+    if (flow !== null) {
+      if (flow.closedBy !== null && pureSyn) {
+        // a new connection on a finished flow's tuple
+        this.end(flow, flow.closedBy);
+        flow = null;
+      } else if (ts - flow.firstTs >= this.opts.activeTimeout) {
+        // emit the long flow and go on with a continuation: same client and server,
+        // same TLS tracker (its handshake is long over, so its packets are data)
+        const old = flow;
+        this.end(old, 'active');
+        flow = this.startFlow(hash, p, ts, dir === 0);
+        flow.tls = old.tls;
+        flow.continued = true;
+        this.counters.flows_active_continued++;
+      }
+    }
+    if (flow === null) {
+      // client: SYN sender; SYN-ACK receiver; else first sender
+      const senderIsClient = !(isTcp && (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK));
+      flow = this.startFlow(hash, p, ts, senderIsClient);
+      dir = senderIsClient ? 0 : 1;
+    }
+
+    // account the packet
+    if (flow.inClosedList) this.closed.touch(flow); else this.open.touch(flow);
+    if (ts > flow.lastTs) flow.lastTs = ts;
+    const len = p.ipLen;
+    if (dir === 0) { flow.fwdPackets++; flow.fwdBytes += len; } else { flow.bwdPackets++; flow.bwdBytes += len; }
+
+    let phase: 0 | 1 = 0;
+    if (isTcp) {
+      if (flow.tls !== null) {
+        phase = flow.tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen);
+      }
+      if (flow.continued) phase = 1;
+      if (flags & TCP_RST) {
+        this.close(flow, 'rst');
+      } else if (flags & TCP_FIN) {
+        if (dir === 0) flow.finFromClient = true; else flow.finFromServer = true;
+        if (flow.finFromClient && flow.finFromServer) this.close(flow, 'fin');
+      }
+    }
+    if (phase === 0) flow.hsPackets++; else flow.dataPackets++;
+    const t = (p.tsSec - flow.startSec) + (p.tsNsec - flow.startNsec) * 1e-9;
+    flow.stats.add(len, t, dir, phase);
+  }
+
+  private startFlow(hash: number, p: DecodedPacket, ts: number, senderIsClient: boolean): Flow {
+    if (this.size >= this.opts.maxFlows) this.evictOne();
+    const f = new Flow();
+    f.hash = hash;
+    f.ipVersion = p.ipVersion as 4 | 6;
+    f.proto = p.proto;
+    f.vlan = p.vlan;
+    const n = p.ipVersion === 6 ? 16 : 4;
+    const buf = p.buf;
+    const cOff = senderIsClient ? p.srcAddrOff : p.dstAddrOff;
+    const sOff = senderIsClient ? p.dstAddrOff : p.srcAddrOff;
+    f.cAddr.set(buf.subarray(cOff, cOff + n));
+    f.sAddr.set(buf.subarray(sOff, sOff + n));
+    f.c0 = rd32(buf, cOff); f.s0 = rd32(buf, sOff);
+    if (n === 16) {
+      f.c1 = rd32(buf, cOff + 4); f.c2 = rd32(buf, cOff + 8); f.c3 = rd32(buf, cOff + 12);
+      f.s1 = rd32(buf, sOff + 4); f.s2 = rd32(buf, sOff + 8); f.s3 = rd32(buf, sOff + 12);
+    }
+    f.cPort = senderIsClient ? p.srcPort : p.dstPort;
+    f.sPort = senderIsClient ? p.dstPort : p.srcPort;
+    f.startSec = p.tsSec;
+    f.startNsec = p.tsNsec;
+    f.firstTs = ts;
+    f.lastTs = ts;
+    if (p.proto === 6) f.tls = new TlsTracker();
+    f.chain = this.buckets.get(hash) ?? null;
+    this.buckets.set(hash, f);
+    this.open.push(f);
+    this.counters.flows_started++;
+    if (this.size > this.counters.max_active_flows) this.counters.max_active_flows = this.size;
+    return f;
+  }
+
+  private close(f: Flow, by: 'fin' | 'rst'): void {
+    if (f.closedBy === null || by === 'rst') f.closedBy = by;
+    if (!f.inClosedList) {
+      this.open.remove(f);
+      this.closed.push(f);
+      f.inClosedList = true;
+    }
+  }
+
+  private unlink(f: Flow): void {
+    const head = this.buckets.get(f.hash);
+    if (head === f) {
+      if (f.chain) this.buckets.set(f.hash, f.chain); else this.buckets.delete(f.hash);
+    } else {
+      let x = head ?? null;
+      while (x !== null && x.chain !== f) x = x.chain;
+      if (x !== null) x.chain = f.chain;
+    }
+    f.chain = null;
+    if (f.inClosedList) this.closed.remove(f); else this.open.remove(f);
+  }
+
+  private end(f: Flow, reason: EndReason): void {
+    this.unlink(f);
+    (this.counters[ENDED_KEY[reason]] as number)++;
+    this.onEnd(f, reason);
+    f.tls?.release();
+  }
+
+  private evictOne(): void {
+    const a = this.open.head;
+    const b = this.closed.head;
+    const victim = a === null ? b : b === null ? a : (b.lastTs <= a.lastTs ? b : a);
+    if (victim === null) return;
+    if (victim.inClosedList && victim.closedBy !== null) this.end(victim, victim.closedBy);
+    else this.end(victim, 'evicted');
+  }
+
+  /** End the flows whose timeouts have passed at packet time `now`. */
+  expire(now: number): void {
+    const closedLimit = now - this.opts.closedTimeout;
+    for (let f = this.closed.head; f !== null && f.lastTs <= closedLimit; f = this.closed.head) {
+      this.end(f, f.closedBy ?? 'fin');
+    }
+    const idleLimit = now - this.opts.idleTimeout;
+    for (let f = this.open.head; f !== null && f.lastTs <= idleLimit; f = this.open.head) {
+      this.end(f, 'idle');
+    }
+  }
+
+  /** End every flow (end of input, or shutdown). Closed flows keep their fin/rst reason. */
+  flushAll(reason: 'eof' | 'shutdown'): void {
+    for (let f = this.closed.head; f !== null; f = this.closed.head) this.end(f, f.closedBy ?? 'fin');
+    for (let f = this.open.head; f !== null; f = this.open.head) this.end(f, reason);
+  }
+}
