@@ -1,0 +1,27 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, found from this file whether it runs from test/ or dist/test/. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+/** The shared real-traffic corpus (../shared/corpus beside the clone), or $STNN_CORPUS. */
+export function corpusDir(): string {
+  return process.env.STNN_CORPUS ?? resolve(repoRoot(), '..', 'shared', 'corpus');
+}
+
+export function ndpiPcapDir(): string {
+  return join(corpusDir(), 'ndpi', 'pcap');
+}
+
+export function ndpiResultDir(): string {
+  return join(corpusDir(), 'ndpi', 'result');
+}
