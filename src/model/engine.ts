@@ -1,0 +1,108 @@
+/**
+ * TensorFlow.js backend choice.
+ *
+ * Order when nothing is forced: tfjs-node (native libtensorflow; an optional dependency that is
+ * often not installed) → wasm (ships its own binaries, SIMD) → cpu (plain JS). The chosen backend
+ * is process-wide in tfjs, so this is called once per process (every later call returns the
+ * backend already chosen unless a different one is forced).
+ *
+ * Threads: tfjs-backend-wasm 4.x disables its pthread build under Node (its feature flag returns
+ * false when IS_NODE; the emscripten workers are created from blob: URLs that Node's Worker
+ * refuses), so one wasm backend uses one core. Use several processes or worker threads (one model
+ * replica each) to use more cores.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { StnnError } from '../util/errors.js';
+
+export type BackendName = 'node' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['node', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** tfjs backend name as tfjs reports it: 'tensorflow', 'wasm' or 'cpu'. */
+  name: string;
+  /** @tensorflow/tfjs version. */
+  version: string;
+  /** Why a preferred backend was not taken (empty when the first choice worked). */
+  notes: string[];
+}
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | null = null;
+let wasmRegistered = false;
+
+/** Directory holding tfjs-backend-wasm's .wasm files (Node must be told, or it tries fetch()). */
+export function wasmDir(): string {
+  const main = require.resolve('@tensorflow/tfjs-backend-wasm');
+  // main is …/tfjs-backend-wasm/dist/index.js (or tf-backend-wasm.node.js): the .wasm files sit in dist/
+  return path.dirname(main) + path.sep;
+}
+
+async function tryNode(notes: string[]): Promise<boolean> {
+  try {
+    // A variable specifier keeps TypeScript from requiring the optional package's types.
+    const spec = '@tensorflow/tfjs-node';
+    await import(spec);
+    return await tf.setBackend('tensorflow');
+  } catch (err) {
+    notes.push(`tfjs-node unavailable: ${String((err as Error).message ?? err).split('\n')[0]}`);
+    return false;
+  }
+}
+
+async function tryWasm(notes: string[]): Promise<boolean> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    if (!wasmRegistered) {
+      wasm.setWasmPaths(wasmDir());
+      wasmRegistered = true;
+    }
+    // Silence the "Initialization of backend wasm failed" console noise only by checking the result.
+    const ok = await tf.setBackend('wasm');
+    if (!ok) notes.push('wasm backend failed to initialise');
+    return ok;
+  } catch (err) {
+    notes.push(`wasm unavailable: ${String((err as Error).message ?? err).split('\n')[0]}`);
+    return false;
+  }
+}
+
+/**
+ * Chooses and initialises the backend. `prefer` forces one: if it cannot be initialised the call
+ * fails with STNN_CAPABILITY instead of silently falling back.
+ */
+export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
+  if (prefer !== undefined && !BACKEND_NAMES.includes(prefer)) {
+    throw new StnnError('STNN_USAGE', `--backend: expected one of ${BACKEND_NAMES.join('|')}, got '${String(prefer)}'`);
+  }
+  if (current && (prefer === undefined || tfName(prefer) === current.name)) return current;
+  const notes: string[] = [];
+  let ok = false;
+  if (prefer === 'node') ok = await tryNode(notes);
+  else if (prefer === 'wasm') ok = await tryWasm(notes);
+  else if (prefer === 'cpu') ok = await tf.setBackend('cpu');
+  else ok = (await tryNode(notes)) || (await tryWasm(notes)) || (await tf.setBackend('cpu'));
+  if (!ok) {
+    throw new StnnError('STNN_CAPABILITY', `backend '${prefer}' cannot be initialised: ${notes.join('; ') || 'unknown reason'}`);
+  }
+  await tf.ready();
+  current = { name: tf.getBackend(), version: tf.version.tfjs, notes };
+  return current;
+}
+
+function tfName(b: BackendName): string {
+  return b === 'node' ? 'tensorflow' : b;
+}
+
+/** One line for logs: "tfjs 4.22.0 backend wasm". */
+export function describeBackend(info: BackendInfo): string {
+  return `tfjs ${info.version} backend ${info.name}`;
+}
+
+/** Parses a --backend value (undefined → automatic). */
+export function parseBackendOption(value: string | undefined): BackendName | undefined {
+  if (value === undefined || value === 'auto') return undefined;
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  throw new StnnError('STNN_USAGE', `--backend: expected auto|${BACKEND_NAMES.join('|')}, got '${value}'`);
+}

@@ -1,0 +1,102 @@
+import { test, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/model/engine.js';
+import { DepthConv3d, DepthMaxPool3d, foldDepth, unfoldDepth, blockKernel, conv2dSame3x3 } from '../../src/model/layers.js';
+
+/** Reference max-pool 2×2×2, stride 2, 'same' (pads after, ignores padding), in plain JS. */
+function refMaxPool3d(x: tf.Tensor5D): tf.Tensor5D {
+  const [b, d, h, w, c] = x.shape;
+  const v = x.arraySync();
+  const [od, oh, ow] = [Math.ceil(d / 2), Math.ceil(h / 2), Math.ceil(w / 2)];
+  const out: number[] = [];
+  for (let n = 0; n < b; n++) for (let i = 0; i < od; i++) for (let j = 0; j < oh; j++) for (let k = 0; k < ow; k++) {
+    for (let ch = 0; ch < c; ch++) {
+      let m = -Infinity;
+      for (let a = 2 * i; a < Math.min(2 * i + 2, d); a++) for (let p = 2 * j; p < Math.min(2 * j + 2, h); p++) {
+        for (let q = 2 * k; q < Math.min(2 * k + 2, w); q++) m = Math.max(m, v[n]![a]![p]![q]![ch]!);
+      }
+      out.push(m);
+    }
+  }
+  return tf.tensor5d(out, [b, od, oh, ow, c]);
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+describe(`on the ${backend} backend`, () => {
+before(async () => { await initBackend(backend); });
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+test('fold/unfold are inverse and put depth d, channel c at folded channel d*C+c', () => {
+  const x = tf.tensor5d(Array.from({ length: 2 * 2 * 1 * 1 * 3 }, (_, i) => i), [2, 2, 1, 1, 3]);
+  const f = foldDepth(x);
+  assert.deepEqual(f.shape, [2, 1, 1, 6]);
+  // batch 0: depth 0 = [0,1,2], depth 1 = [3,4,5] → folded [0,1,2,3,4,5]
+  assert.deepEqual(Array.from(f.dataSync()).slice(0, 6), [0, 1, 2, 3, 4, 5]);
+  assert.equal(maxAbsDiff(unfoldDepth(f, 2), x), 0);
+});
+
+// Shapes [B, D, H, W, Cin, Cout]: depth 1 and 2, odd and even sizes, one and many channels.
+const convShapes: [number, number, number, number, number, number][] = [
+  [2, 2, 11, 11, 1, 4], [3, 2, 6, 5, 3, 5], [1, 1, 3, 3, 8, 6], [2, 1, 5, 23, 1, 3], [2, 2, 4, 4, 16, 8],
+];
+
+for (const [b, d, h, w, cin, cout] of convShapes) {
+  test(`conv3d 3x3x3 same equals tf.conv3d for B=${b} D=${d} ${h}x${w} ${cin}->${cout}`, () => {
+    const x = tf.randomNormal([b, d, h, w, cin], 0, 1, 'float32', 7) as tf.Tensor5D;
+    const k = tf.randomNormal([3, 3, 3, cin, cout], 0, 1 / Math.sqrt(27 * cin), 'float32', 11) as tf.Tensor5D;
+    const ref = tf.conv3d(x, k, 1, 'same');
+    const viaBlock = unfoldDepth(tf.conv2d(foldDepth(x), blockKernel(k, d), 1, 'same'), d);
+    assert.ok(maxAbsDiff(viaBlock, ref) <= 1e-5, `block kernel diff ${maxAbsDiff(viaBlock, ref)}`);
+
+    // The layer, linear and leaky, inference (fused) and training (unfused) paths.
+    const bias = tf.randomNormal([cout], 0, 1, 'float32', 3);
+    for (const activation of ['linear', 'leakyrelu'] as const) {
+      const layer = new DepthConv3d({ filters: cout, depth: d, activation, alpha: 0.2 });
+      layer.build([null, h, w, d * cin]);
+      layer.setWeights([k, bias]);
+      let want = tf.add(ref, bias);
+      if (activation === 'leakyrelu') want = tf.leakyRelu(want, 0.2);
+      for (const training of [false, true]) {
+        const got = unfoldDepth(layer.apply(foldDepth(x), { training }) as tf.Tensor4D, d);
+        const diff = maxAbsDiff(got, want);
+        assert.ok(diff <= 1e-5, `${activation} training=${training}: diff ${diff}`);
+      }
+    }
+  });
+}
+
+const poolShapes: [number, number, number, number, number][] = [
+  [2, 2, 11, 11, 4], [3, 2, 6, 6, 3], [2, 1, 3, 3, 5], [1, 1, 5, 23, 2],
+];
+
+for (const [b, d, h, w, c] of poolShapes) {
+  test(`maxpool 2x2x2 same equals a plain-JS max-pool 3D for B=${b} D=${d} ${h}x${w}x${c}`, () => {
+    const x = tf.randomNormal([b, d, h, w, c], 0, 1, 'float32', 5) as tf.Tensor5D;
+    // tf.maxPool3d is not the reference: in the wasm backend it returns FLT_MIN (1.2e-38) for
+    // windows whose values are all negative (tfjs 4.22).
+    const ref = refMaxPool3d(x);
+    const layer = new DepthMaxPool3d({ depth: d });
+    const got = unfoldDepth(layer.apply(foldDepth(x)) as tf.Tensor4D, Math.ceil(d / 2));
+    assert.deepEqual(ref.shape, [b, Math.ceil(d / 2), Math.ceil(h / 2), Math.ceil(w / 2), c]);
+    assert.ok(maxAbsDiff(got, ref) <= 1e-6);
+  });
+}
+
+test('gradient of the folded conv equals the gradient of tf.conv3d', () => {
+  const x = tf.randomNormal([2, 2, 5, 5, 3], 0, 1, 'float32', 1) as tf.Tensor5D;
+  const k = tf.randomNormal([3, 3, 3, 3, 4], 0, 0.5, 'float32', 2) as tf.Tensor5D;
+  const gRef = tf.grads((xx: tf.Tensor, kk: tf.Tensor) => tf.sum(tf.square(tf.conv3d(xx as tf.Tensor5D, kk as tf.Tensor5D, 1, 'same'))));
+  const gNew = tf.grads((xx: tf.Tensor, kk: tf.Tensor) =>
+    tf.sum(tf.square(conv2dSame3x3(foldDepth(xx as tf.Tensor5D), blockKernel(kk, 2)))));
+  const [rx, rk] = gRef([x, k]);
+  const [nx, nk] = gNew([x, k]);
+  assert.ok(maxAbsDiff(rx!, nx!) <= 1e-3 * (1 + tf.max(tf.abs(rx!)).dataSync()[0]!));
+  assert.ok(maxAbsDiff(rk!, nk!) <= 1e-3 * (1 + tf.max(tf.abs(rk!)).dataSync()[0]!));
+});
+});
+}
