@@ -48,6 +48,12 @@ export class DecodedPacket {
   payloadLen = 0;
   /** Outer VLAN id of the frame, 0 when untagged. */
   vlan = 0;
+  /** Link type of the frame (LINKTYPE_*) and its capture interface (RawFrame.interfaceId). */
+  linkType = 0;
+  interfaceId = 0;
+  /** Offset in buf of the (outer) IP header and of the transport header. */
+  l3Off = 0;
+  l4Off = 0;
 
   reset(): void {
     this.ipVersion = 0;
@@ -63,5 +69,7 @@ export class DecodedPacket {
     this.payloadLen = 0;
     this.ipLen = 0;
     this.vlan = 0;
+    this.l3Off = 0;
+    this.l4Off = 0;
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * Frame decoding: link layer → IPv4/IPv6 → TCP/UDP, into a reused DecodedPacket.
+ * Allocates nothing per frame; anomalies are counted in DecodeCounters, never thrown.
+ */
+import type { RawFrame } from '../capture/reader.js';
+import { DecodeCounters } from './counters.js';
+import { decodeIpv4, decodeIpv6 } from './ip.js';
+import { decodeLink, ETH_IPV4, ETH_IPV6 } from './link.js';
+import type { DecodedPacket } from './packet.js';
+
+export { DecodeCounters } from './counters.js';
+export { DecodedPacket } from './packet.js';
+
+/**
+ * Decodes one frame into `out` (reset first; out.buf = frame.buf, offsets index it).
+ * Returns true when an IPv4/IPv6 packet was decoded: addresses, ipLen and proto
+ * are set, and for TCP/UDP the ports (and TCP fields) too. A TCP/UDP packet whose
+ * transport header is missing or invalid gives false (counted), so a true result
+ * always has usable ports for TCP/UDP. Payload bytes present are
+ * buf[payloadOff .. payloadOff+payloadCapLen); payloadLen is the length on the wire.
+ * out.wireLen is max(frame.wireLen, frame.capLen).
+ */
+export function decodeFrame(frame: RawFrame, out: DecodedPacket, c: DecodeCounters): boolean {
+  c.frames++;
+  out.reset();
+  const b = frame.buf;
+  const start = frame.off;
+  const capLen = frame.capLen;
+  const wireLen = frame.wireLen > capLen ? frame.wireLen : capLen;
+  out.tsSec = frame.tsSec;
+  out.tsNsec = frame.tsNsec;
+  out.capLen = capLen;
+  out.wireLen = wireLen;
+  out.buf = b;
+  out.linkType = frame.linkType;
+  out.interfaceId = frame.interfaceId;
+  let end = start + capLen;
+  if (end > b.length) end = b.length;
+  const net = decodeLink(frame.linkType, b, start, end, out, c);
+  if (net === ETH_IPV4) return decodeIpv4(b, out.l3Off, end, start + wireLen, out, c);
+  if (net === ETH_IPV6) return decodeIpv6(b, out.l3Off, end, start + wireLen, out, c);
+  return false;
+}
