@@ -1,0 +1,263 @@
+/**
+ * The delivery core shared by the network sinks (syslog, Kafka): a backlog (the disk spool, or a
+ * bounded memory queue when no spool is configured), one link that moves bytes, and the loop
+ * between them: send the head of the backlog in batches, remove what the link accepted, and
+ * when the link fails keep everything and reconnect with exponential backoff.
+ *
+ * Every record goes through the backlog, so delivery order = write order across outages. A
+ * record past the backlog's bound is dropped and counted; the sensor never waits for a sink.
+ */
+import type { Backlog } from './spool.js';
+
+export interface SinkStats {
+  sent: number;
+  errors: number;
+  spooled: number;
+  dropped: number;
+  spoolBytes: number;
+}
+
+/** Thrown (or rejected) by Link.send when the link failed after accepting `accepted` messages. */
+export class LinkError extends Error {
+  constructor(
+    message: string,
+    readonly accepted: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Link {
+  /** Opens the connection; rejects when the peer cannot be reached. */
+  connect(): Promise<void>;
+  /**
+   * Hands the messages to the transport in order; resolves when all were accepted, rejects with
+   * a LinkError naming how many were accepted before it failed.
+   */
+  send(msgs: Buffer[]): Promise<void>;
+  /** Releases the connection (no reconnect follows). */
+  close(): Promise<void>;
+  /** Set by the core: the link calls it when it learns by itself that the peer is gone. */
+  onDown?: (err: Error) => void;
+}
+
+export interface DeliveryOptions {
+  /** Records per send (default 256). */
+  batchSize?: number;
+  /** Bytes per send, at least one record (default 1 MiB). */
+  batchBytes?: number;
+  /** Wait for more records before sending a partial batch, ms (default 0: next tick). */
+  lingerMs?: number;
+  /** Reconnect backoff: first and largest delay, ms (default 100 and 30000). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Called on link failures and reconnects (for logs); default silent. */
+  log?: (msg: string) => void;
+}
+
+type State = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
+
+export class Delivery {
+  readonly stats: SinkStats = { sent: 0, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };
+  private state: State = 'idle';
+  /** Set when the link failed, cleared when it connects again. */
+  private degraded = false;
+  private sending = false;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private backoff: number;
+  private waiters: (() => void)[] = [];
+  private readonly batchSize: number;
+  private readonly batchBytes: number;
+  private readonly lingerMs: number;
+  private readonly backoffMin: number;
+  private readonly backoffMax: number;
+  private readonly log: (msg: string) => void;
+
+  constructor(
+    readonly name: string,
+    private readonly link: Link,
+    private readonly backlog: Backlog,
+    opts: DeliveryOptions = {},
+  ) {
+    this.batchSize = opts.batchSize ?? 256;
+    this.batchBytes = opts.batchBytes ?? 1024 * 1024;
+    this.lingerMs = opts.lingerMs ?? 0;
+    this.backoffMin = opts.backoffMinMs ?? 100;
+    this.backoffMax = opts.backoffMaxMs ?? 30_000;
+    this.backoff = this.backoffMin;
+    this.log = opts.log ?? (() => {});
+    link.onDown = (err) => this.down(err);
+    this.stats.spoolBytes = backlog.bytes;
+  }
+
+  /** True while the link is connected. */
+  get up(): boolean {
+    return this.state === 'up';
+  }
+
+  get pending(): number {
+    return this.backlog.pending;
+  }
+
+  /** Queues one serialised record. Never blocks, never throws for a down peer. */
+  write(payload: Buffer): void {
+    if (this.state === 'closed') {
+      this.stats.dropped++;
+      return;
+    }
+    if (!this.backlog.append(payload)) {
+      this.stats.dropped++;
+      return;
+    }
+    // Held because the peer failed (not merely because the first connect is under way).
+    if (this.degraded && this.state !== 'up') this.stats.spooled++;
+    this.stats.spoolBytes = this.backlog.bytes;
+    if (this.state === 'idle') this.connect();
+    else this.schedule();
+  }
+
+  private schedule() {
+    if (this.state !== 'up' || this.sending || this.immediate) return;
+    if (this.backlog.pending >= this.batchSize || this.lingerMs === 0) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        void this.pump();
+      });
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.pump();
+      }, this.lingerMs);
+    }
+  }
+
+  private connect() {
+    if (this.state === 'closed' || this.state === 'connecting' || this.state === 'up') return;
+    this.state = 'connecting';
+    this.link.connect().then(
+      () => {
+        if (this.state !== 'connecting') return;
+        this.state = 'up';
+        this.degraded = false;
+        this.backoff = this.backoffMin;
+        if (this.backlog.pending > 0) this.log(`${this.name}: connected, ${this.backlog.pending} records to replay`);
+        void this.pump();
+      },
+      (err: Error) => {
+        if (this.state !== 'connecting') return;
+        this.state = 'down';
+        this.degraded = true;
+        this.stats.errors++;
+        this.log(`${this.name}: connect failed: ${err.message}`);
+        this.retryLater();
+        this.wake();
+      },
+    );
+  }
+
+  private down(err: Error) {
+    if (this.state !== 'up' && this.state !== 'connecting') return;
+    this.state = 'down';
+    this.degraded = true;
+    this.stats.errors++;
+    this.log(`${this.name}: link down: ${err.message}`);
+    void this.link.close().catch(() => {});
+    this.retryLater();
+    this.wake();
+  }
+
+  private retryLater() {
+    if (this.timer) clearTimeout(this.timer);
+    const delay = Math.min(this.backoffMax, this.backoff) * (0.8 + 0.4 * Math.random());
+    this.backoff = Math.min(this.backoffMax, this.backoff * 2);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.state === 'down') {
+        this.state = 'idle';
+        this.connect();
+      }
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.state === 'up' && this.backlog.pending > 0) {
+        const batch = this.backlog.peek(this.batchSize, this.batchBytes);
+        try {
+          await this.link.send(batch);
+          this.backlog.commit(batch.length);
+          this.stats.sent += batch.length;
+        } catch (e) {
+          const accepted = e instanceof LinkError ? Math.max(0, Math.min(e.accepted, batch.length)) : 0;
+          this.backlog.commit(accepted);
+          this.stats.sent += accepted;
+          this.stats.spoolBytes = this.backlog.bytes;
+          this.down(e as Error);
+          break;
+        }
+        this.stats.spoolBytes = this.backlog.bytes;
+        // Below a full batch, wait for the linger time (if any) before sending the rest.
+        if (this.lingerMs > 0 && this.backlog.pending < this.batchSize) break;
+      }
+    } finally {
+      this.sending = false;
+      this.stats.spoolBytes = this.backlog.bytes;
+      this.wake();
+      if (this.state === 'up' && this.backlog.pending > 0) this.schedule();
+    }
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Resolves when every record written so far was accepted by the link, or, when the link is
+   * down or `timeoutMs` passes, once the backlog is synced to disk.
+   */
+  async flush(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.state === 'idle' && this.backlog.pending > 0) this.connect();
+    while (this.backlog.pending > 0 && (this.state === 'up' || this.state === 'connecting') && Date.now() < deadline) {
+      if (this.state === 'up' && !this.sending) {
+        if (this.timer) {
+          clearTimeout(this.timer);
+          this.timer = null;
+        }
+        void this.pump();
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    this.backlog.sync();
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.state === 'closed') return;
+    await this.flush(timeoutMs);
+    this.state = 'closed';
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    this.wake();
+    await this.link.close().catch(() => {});
+    this.stats.spoolBytes = this.backlog.bytes;
+    this.backlog.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * JSON lines sink: one record per line, to a file (opened for append, written once per event
+ * loop turn or every 64 KiB, fsync'd on flush) or to stdout ('-').
+ */
+import * as fs from 'node:fs';
+import { StnnError } from '../util/errors.js';
+import type { SinkStats } from './delivery.js';
+import type { JsonlConfig, Sink } from './sink.js';
+
+const CHUNK = 64 * 1024;
+
+export class JsonlSink implements Sink {
+  readonly name: string;
+  private fd = -1;
+  private readonly stdout: boolean;
+  private buf: string[] = [];
+  private bufBytes = 0;
+  private bufLines = 0;
+  private immediate: NodeJS.Immediate | null = null;
+  private closed = false;
+  private readonly st: SinkStats = { sent: 0, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };
+
+  constructor(private readonly cfg: JsonlConfig) {
+    this.name = cfg.name ?? 'jsonl';
+    this.stdout = cfg.path === '-';
+    if (!this.stdout) {
+      if (typeof cfg.path !== 'string' || cfg.path === '') throw new StnnError('STNN_CONFIG', `sink ${this.name}: path must be a file path or '-'`);
+      try {
+        this.fd = fs.openSync(cfg.path, 'a');
+      } catch (e) {
+        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  write(rec: Record<string, unknown>): void {
+    if (this.closed) {
+      this.st.dropped++;
+      return;
+    }
+    const line = JSON.stringify(rec) + '\n';
+    this.buf.push(line);
+    this.bufBytes += line.length;
+    this.bufLines++;
+    if (this.bufBytes >= CHUNK) this.drain();
+    else if (!this.immediate) this.immediate = setImmediate(() => this.drain());
+  }
+
+  /** Writes the buffered lines out (synchronously for a file). */
+  private drain(): void {
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
+    }
+    if (this.bufLines === 0) return;
+    const text = this.buf.join('');
+    const n = this.bufLines;
+    this.buf = [];
+    this.bufBytes = 0;
+    this.bufLines = 0;
+    if (this.stdout) {
+      process.stdout.write(text, (err) => {
+        if (err) {
+          this.st.errors++;
+          this.st.dropped += n;
+        }
+      });
+      this.st.sent += n;
+      return;
+    }
+    try {
+      const b = Buffer.from(text, 'utf8');
+      let off = 0;
+      while (off < b.length) off += fs.writeSync(this.fd, b, off, b.length - off);
+      this.st.sent += n;
+    } catch (e) {
+      this.st.errors++;
+      this.st.dropped += n;
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.drain();
+    if (this.stdout) {
+      if (process.stdout.writableNeedDrain) await new Promise<void>((r) => process.stdout.once('drain', r));
+      return;
+    }
+    if (this.fd >= 0) {
+      try {
+        fs.fsyncSync(this.fd);
+      } catch {
+        this.st.errors++;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  stats(): SinkStats {
+    return { ...this.st };
+  }
+
+  get path(): string {
+    return this.cfg.path;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Verdict sinks. A sink takes the ECS record of `toEcs` (src/flow/record.ts), serialises it once
+ * and moves the bytes; it never blocks the sensor and never throws for a peer that is down.
+ *
+ *   jsonl   one JSON line per record, to a file (appended, fsync on flush) or stdout ('-')
+ *   syslog  RFC 5424 over UDP, TCP (RFC 6587 octet counting) or a unix socket
+ *   kafka   kafkajs producer: batched, gzip, keyed by network.community_id, acks=all, idempotent
+ *   null    counts and discards (for measuring)
+ *
+ * syslog and kafka keep their backlog in a bounded on-disk spool when `spool` is given (see
+ * spool.ts for the guarantees), else in a bounded memory queue (`memoryBytes`).
+ */
+import { StnnError } from '../util/errors.js';
+import type { SinkStats } from './delivery.js';
+import type { SpoolOptions } from './spool.js';
+import { JsonlSink } from './jsonl.js';
+import { SyslogSink } from './syslog.js';
+import { KafkaSink } from './kafka.js';
+
+export type { SinkStats } from './delivery.js';
+export type { SpoolOptions } from './spool.js';
+
+export interface Sink {
+  readonly name: string;
+  write(rec: Record<string, unknown>): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  stats(): SinkStats;
+}
+
+interface Common {
+  /** Name in logs and metrics (default: the type, e.g. 'syslog'). */
+  name?: string;
+}
+
+export interface JsonlConfig extends Common {
+  type: 'jsonl';
+  /** File path (appended to) or '-' for stdout. */
+  path: string | '-';
+}
+
+export interface SyslogConfig extends Common {
+  type: 'syslog';
+  transport: 'udp' | 'tcp' | 'unix';
+  host?: string;
+  port?: number;
+  /** Unix socket path (default /dev/log). */
+  path?: string;
+  /** Unix socket type (default 'dgram', as /dev/log). */
+  socketType?: 'dgram' | 'stream';
+  appName?: string;
+  facility?: string | number;
+  severity?: string | number;
+  hostname?: string;
+  procId?: string | number;
+  sdId?: string;
+  /** Largest RFC 5424 message in bytes (default 2048). */
+  maxMessageBytes?: number;
+  /** Keep stnn.features in MSG (default false). */
+  features?: boolean;
+  bom?: boolean;
+  spool?: SpoolOptions;
+  /** Bound of the in-memory backlog when there is no spool (default 16 MiB). */
+  memoryBytes?: number;
+  batchSize?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Clock for the TIMESTAMP field (tests). */
+  clock?: () => number;
+}
+
+export interface KafkaConfig extends Common {
+  type: 'kafka';
+  brokers: string[];
+  topic: string;
+  clientId?: string;
+  compression?: 'gzip' | 'none';
+  /** Records per produce request (default 500). */
+  batchSize?: number;
+  /** Wait for a fuller batch, ms (default 50). */
+  lingerMs?: number;
+  /** Idempotent producer (default true; kafkajs then sends one request at a time). */
+  idempotent?: boolean;
+  /** kafkajs retries per request (default 5; unlimited when idempotent, as kafkajs requires). */
+  retries?: number;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  spool?: SpoolOptions;
+  memoryBytes?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface NullConfig extends Common {
+  type: 'null';
+}
+
+export type SinkConfig = JsonlConfig | SyslogConfig | KafkaConfig | NullConfig;
+
+export class NullSink implements Sink {
+  private sent = 0;
+  constructor(readonly name = 'null') {}
+  write(_rec: Record<string, unknown>): void {
+    this.sent++;
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+  stats(): SinkStats {
+    return { sent: this.sent, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };
+  }
+}
+
+export function createSink(cfg: SinkConfig): Sink {
+  switch (cfg.type) {
+    case 'jsonl':
+      return new JsonlSink(cfg);
+    case 'syslog':
+      return new SyslogSink(cfg);
+    case 'kafka':
+      return new KafkaSink(cfg);
+    case 'null':
+      return new NullSink(cfg.name);
+    default:
+      throw new StnnError('STNN_CONFIG', `sinks[].type: unknown sink type ${JSON.stringify((cfg as { type?: unknown }).type)} (jsonl, syslog, kafka, null)`);
+  }
+}

@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Spool, MemoryBacklog } from '../../src/sinks/spool.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'stnn-spool-'));
+const rec = (i: number, len = 20) => Buffer.from(`r${i}`.padEnd(len, '.'));
+const segs = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith('.spool')).sort();
+
+test('append / peek / commit keep order; sizes count the 8-byte record header', () => {
+  const dir = tmp();
+  const s = new Spool({ dir, maxBytes: 1 << 20 });
+  for (let i = 0; i < 5; i++) assert.equal(s.append(rec(i)), true);
+  assert.equal(s.pending, 5);
+  assert.equal(s.bytes, 5 * 28);
+  assert.deepEqual(s.peek(3).map(String), [0, 1, 2].map((i) => String(rec(i))));
+  s.commit(2);
+  assert.equal(s.pending, 3);
+  assert.deepEqual(s.peek(10).map(String), [2, 3, 4].map((i) => String(rec(i))));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'cursor'), 'utf8')).offset, 56);
+  s.commit(3);
+  assert.equal(s.pending, 0);
+  assert.equal(s.bytes, 0);
+  assert.deepEqual(segs(dir), [], 'an empty spool keeps no segment file');
+  assert.equal(s.append(rec(9)), true);
+  assert.deepEqual(s.peek(5).map(String), [String(rec(9))]);
+  s.close();
+});
+
+test('bound in bytes: past it, appends are refused (the caller counts drops)', () => {
+  const s = new Spool({ dir: tmp(), maxBytes: 1024 });
+  let ok = 0;
+  for (let i = 0; i < 20; i++) if (s.append(rec(i, 100))) ok++;
+  assert.equal(ok, 9); // 9 × 108 = 972 ≤ 1024 < 1080
+  assert.equal(s.bytes, 972);
+  s.peek(4);
+  s.commit(4);
+  assert.equal(s.append(rec(100, 100)), false, 'space comes back only when segments are freed');
+  s.peek(5);
+  s.commit(5);
+  assert.equal(s.append(rec(101, 100)), true);
+  s.close();
+});
+
+test('segments roll at segmentBytes and are deleted once consumed', () => {
+  const dir = tmp();
+  const s = new Spool({ dir, maxBytes: 1 << 20, segmentBytes: 4096 });
+  for (let i = 0; i < 10; i++) s.append(rec(i, 992)); // 1000 bytes each: 4 per segment
+  assert.equal(segs(dir).length, 3);
+  const got = s.peek(6);
+  assert.equal(got.length, 6);
+  s.commit(6);
+  assert.equal(segs(dir).length, 2, 'first segment removed');
+  assert.equal(s.bytes, 6000);
+  assert.deepEqual(s.peek(10).map((b) => b.subarray(0, 2).toString()), ['r6', 'r7', 'r8', 'r9']);
+  s.close();
+});
+
+test('reopen resumes at the cursor; an uncommitted peek is sent again (at-least-once across a crash)', () => {
+  const dir = tmp();
+  const a = new Spool({ dir, maxBytes: 1 << 20, segmentBytes: 4096 });
+  for (let i = 0; i < 10; i++) a.append(rec(i, 992));
+  a.peek(5);
+  a.commit(5);
+  a.peek(3); // "sent" but the process dies before commit: no close()
+  const b = new Spool({ dir, maxBytes: 1 << 20, segmentBytes: 4096 });
+  assert.equal(b.pending, 5);
+  assert.equal(b.bytes, 6000); // segment 2 (records 4-7) and 3 (8-9) remain
+  assert.deepEqual(b.peek(10).map((x) => x.subarray(0, 2).toString()), ['r5', 'r6', 'r7', 'r8', 'r9']);
+  b.append(rec(10, 992));
+  b.commit(5);
+  assert.deepEqual(b.peek(10).map((x) => x.subarray(0, 3).toString()), ['r10']);
+  b.close();
+});
+
+test('a torn tail is cut at open and counted; a CRC mismatch ends the segment there', () => {
+  const dir = tmp();
+  const a = new Spool({ dir, maxBytes: 1 << 20 });
+  for (let i = 0; i < 3; i++) a.append(rec(i));
+  a.close();
+  const file = path.join(dir, segs(dir)[0]!);
+  fs.appendFileSync(file, Buffer.from([0, 0, 0, 50, 1, 2, 3, 4, 65, 66])); // header says 50, 2 bytes follow
+  const b = new Spool({ dir, maxBytes: 1 << 20 });
+  assert.equal(b.pending, 3);
+  assert.equal(b.corrupt, 1);
+  assert.equal(fs.statSync(file).size, 84);
+  b.close();
+  const bytes = fs.readFileSync(file);
+  bytes[28 + 8 + 3] ^= 0xff; // a payload byte of the second record
+  fs.writeFileSync(file, bytes);
+  const c = new Spool({ dir, maxBytes: 1 << 20 });
+  assert.equal(c.pending, 1);
+  assert.equal(c.corrupt, 1);
+  assert.deepEqual(c.peek(5).map(String), [String(rec(0))]);
+  c.close();
+});
+
+test('memory backlog has the same contract', () => {
+  const m = new MemoryBacklog(100);
+  assert.equal(m.append(Buffer.alloc(60)), true);
+  assert.equal(m.append(Buffer.alloc(60)), false);
+  assert.equal(m.append(Buffer.alloc(40)), true);
+  assert.equal(m.pending, 2);
+  assert.deepEqual(m.peek(5).map((b) => b.length), [60, 40]);
+  m.commit(1);
+  assert.equal(m.bytes, 40);
+  assert.deepEqual(m.peek(5).map((b) => b.length), [40]);
+});
