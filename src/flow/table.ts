@@ -258,7 +258,8 @@ export class FlowTable {
       }
     }
     if (phase === 0) flow.hsPackets++; else flow.dataPackets++;
-    const t = (p.tsSec - flow.startSec) + (p.tsNsec - flow.startNsec) * 1e-9;
+    // integer nanoseconds first, one division last: no drift from adding 1e-9 steps
+    const t = ((p.tsSec - flow.startSec) * 1e9 + (p.tsNsec - flow.startNsec)) / 1e9;
     flow.stats.add(len, t, dir, phase);
   }
 
