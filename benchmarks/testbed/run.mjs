@@ -2,7 +2,7 @@
 // The testbed: labelled TLS traffic from real servers and clients in network namespaces.
 //
 //   node benchmarks/testbed/run.mjs --out /work/testbed-data --train-sessions 100 --test-sessions 50 --seed 1
-//   node benchmarks/testbed/run.mjs --out data/testbed --sample 3 --scale 0.06 --seed 424242
+//   node benchmarks/testbed/run.mjs --out data/testbed --sample 2 --seed 424242
 //
 // Topology (root only; names are fixed so that a re-run first removes what a killed run left):
 //
@@ -11,7 +11,7 @@
 //
 // See README.md beside this file.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, rmSync, mkdtempSync, existsSync, statSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, rmSync, mkdtempSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,7 @@ Needs root, iproute2, ethtool, tcpdump, openssl, curl, python3 (and tshark for -
   --train-sessions N     sessions per application in the training set (default 0)
   --test-sessions M      sessions per application in the test set (default 0)
   --sample N             instead: one run of N sessions per application → DIR/sample.pcap
+  --sample-max-kb K      in a sample, only sessions asking for at most K kB (default 400)
   --seed S               integer seed; the test set uses S+1000003 (default 1)
   --runs R               runs (network conditions, one pcap each) per set (default 3)
   --concurrency C        sessions in flight at a time (default 16)
@@ -53,6 +54,7 @@ try {
       'train-sessions': { type: 'string', default: '0' },
       'test-sessions': { type: 'string', default: '0' },
       sample: { type: 'string' },
+      'sample-max-kb': { type: 'string', default: '400' },
       seed: { type: 'string', default: '1' },
       runs: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '16' },
@@ -81,6 +83,7 @@ const CONC = intOpt('concurrency', 1, 64);
 const TRAIN = intOpt('train-sessions', 0, 100000);
 const TEST = intOpt('test-sessions', 0, 100000);
 const SAMPLE = opts.sample === undefined ? 0 : intOpt('sample', 1, 1000);
+const SAMPLE_MAX = intOpt('sample-max-kb', 1, 1e7) * 1000;
 const SCALE = Number(opts.scale);
 if (!Number.isFinite(SCALE) || SCALE <= 0 || SCALE > 10) fail(`--scale: expected a number in (0, 10], got '${opts.scale}'`);
 if (!SAMPLE && TRAIN + TEST === 0) fail('nothing to do: give --train-sessions and/or --test-sessions, or --sample');
@@ -153,9 +156,32 @@ function teardown() {
   }
 }
 
+// one run at a time: the namespaces have fixed names
+const LOCK = '/run/stnn-testbed.pid';
+function takeLock() {
+  try {
+    const pid = Number(readFileSync(LOCK, 'utf8').trim());
+    if (pid && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        fail(`another testbed run (pid ${pid}) is using the namespaces; wait for it or stop it`, 1);
+      } catch (e) {
+        if (e.code !== 'ESRCH') throw e;
+      }
+    }
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  writeFileSync(LOCK, String(process.pid));
+  haveLock = true;
+}
+let haveLock = false;
+
 let workDir = null;
 function cleanupAll() {
+  if (!haveLock) return;
   teardown();
+  rmSync(LOCK, { force: true });
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 }
 process.on('exit', cleanupAll);
@@ -298,6 +324,7 @@ async function doRun(run, pcap, certs) {
 
 async function main() {
   const tStart = Date.now();
+  takeLock();
   mkdirSync(OUT, { recursive: true });
   workDir = mkdtempSync(join(tmpdir(), 'stnn-tb-'));
   setupNetwork();
@@ -308,7 +335,7 @@ async function main() {
   await server.ready;
 
   const sets = SAMPLE
-    ? [{ name: 'sample', seed: SEED, per: SAMPLE, runs: 1 }]
+    ? [{ name: 'sample', seed: SEED, per: SAMPLE, runs: 1, maxBytes: SAMPLE_MAX }]
     : [
         { name: 'train', seed: SEED, per: TRAIN, runs: RUNS },
         { name: 'test', seed: SEED + 1000003, per: TEST, runs: RUNS },
@@ -324,7 +351,7 @@ async function main() {
   };
   writeFileSync(join(OUT, 'labels.yaml'), labelsYaml());
   for (const set of sets) {
-    const plan = planSet({ seed: set.seed, name: set.name, sessionsPerApp: set.per, runs: set.runs, scale: SCALE });
+    const plan = planSet({ seed: set.seed, name: set.name, sessionsPerApp: set.per, runs: set.runs, scale: SCALE, maxBytes: set.maxBytes });
     const dir = SAMPLE ? OUT : join(OUT, set.name);
     mkdirSync(dir, { recursive: true });
     for (const run of plan) {

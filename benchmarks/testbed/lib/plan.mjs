@@ -91,14 +91,14 @@ export function planSession(app, r, s) {
     }
     case 'download': {
       const tool = r.chance(0.6) ? 'curl' : 'node';
-      return { tool, ...tlsAlpn(r, tool, ['h2', 'http/1.1']), p: { bytes: r0(r.logUniform(1e6, 1.2e7) * s), think: r.int(1, 30) } };
+      return { tool, ...tlsAlpn(r, tool, ['h2', 'http/1.1']), p: { bytes: r0(r.logUniform(3e5, 1e7) * s), think: r.int(1, 30) } };
     }
     case 'upload': {
       const tool = r.chance(0.6) ? 'curl' : 'node';
       return {
         tool,
         ...tlsAlpn(r, tool, ['h2', 'http/1.1']),
-        p: { bytes: r0(r.logUniform(3e5, 6e6) * s), method: r.pick(['POST', 'PUT']), think: r.int(5, 80) },
+        p: { bytes: r0(r.logUniform(2e5, 5e6) * s), method: r.pick(['POST', 'PUT']), think: r.int(5, 80) },
       };
     }
     case 'web': {
@@ -133,10 +133,10 @@ export function planSession(app, r, s) {
     }
     case 'update': {
       const tool = r.chance(0.5) ? 'curl' : 'node';
-      const size = r0(r.logUniform(2e6, 1.5e7) * s);
-      const chunk = r0(r.pick([262144, 524288, 1048576]) * s);
+      const size = r0(r.logUniform(1e6, 1.2e7) * s);
+      const chunk = r0(r.pick([131072, 262144, 524288, 1048576]) * s);
       const nChunks = Math.ceil(size / chunk);
-      const take = Math.min(nChunks, r.int(3, 10));
+      const take = Math.min(nChunks, r.int(3, 8));
       const first = r.int(0, nChunks - take);
       return {
         tool,
@@ -168,21 +168,50 @@ export function planNet(r) {
   };
 }
 
+/** Application-layer bytes a session asks for (both directions, headers and TLS left out). */
+export function plannedBytes(s) {
+  const p = s.p;
+  switch (s.app) {
+    case 'video':
+      return p.manifest + p.sizes.reduce((a, b) => a + b, 0);
+    case 'chat':
+      return Math.round((p.durMs / p.cgap) * (p.cmin + p.cmax) / 2 + (p.durMs / p.sgap) * (p.smin + p.smax) / 2);
+    case 'rest':
+      return p.reqs.reduce((a, q) => a + q.n + q.post, 0);
+    case 'download':
+    case 'upload':
+      return p.bytes;
+    case 'web':
+      return p.index + p.assets.reduce((a, x) => a + x.n, 0);
+    case 'audio':
+      return Math.round((p.chunk * p.durMs) / p.intervalMs);
+    case 'update':
+      return p.ranges.reduce((a, [x, y]) => a + y - x + 1, 0);
+    default:
+      throw new Error(`unknown application '${s.app}'`);
+  }
+}
+
 /**
  * A capture set: `sessionsPerApp` sessions of every application spread over `runs` runs, each
- * run with its own network conditions. Deterministic in (seed, name, sessionsPerApp, runs, scale).
+ * run with its own network conditions. Deterministic in its arguments.
  */
-export function planSet({ seed, name, sessionsPerApp, runs, scale = 1, apps = APPS.map((a) => a.app) }) {
+export function planSet({ seed, name, sessionsPerApp, runs, scale = 1, maxBytes = Infinity, apps = APPS.map((a) => a.app) }) {
   const r = new Rng(seed, `set:${name}`);
   const all = [];
   for (const app of apps) {
     const def = APPS.find((a) => a.app === app);
     if (!def) throw new Error(`unknown application '${app}'`);
-    for (let i = 0; i < sessionsPerApp; i++) {
+    // with maxBytes, sessions asking for more are skipped (drawn from the same distribution,
+    // kept only under the budget); give up after 1000 draws per session
+    for (let i = 0, n = 0; n < sessionsPerApp; i++) {
+      if (i >= 1000 * sessionsPerApp) throw new Error(`${app}: no session under ${maxBytes} bytes in ${i} draws`);
       const sr = new Rng(seed, `session:${name}:${app}:${i}`);
       const host = `${sr.pick(def.hosts)}-${String(sr.int(1, 24)).padStart(2, '0')}`;
-      const sess = planSession(app, sr, scale);
-      all.push({ app, sni: `${host}.${def.domain}`, ip: def.ip, seed: sr.u32(), ...sess });
+      const sess = { app, sni: `${host}.${def.domain}`, ip: def.ip, seed: sr.u32(), ...planSession(app, sr, scale) };
+      if (plannedBytes(sess) > maxBytes) continue;
+      all.push(sess);
+      n++;
     }
   }
   // shuffle (Fisher-Yates) so that applications interleave in time
