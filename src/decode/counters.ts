@@ -51,6 +51,8 @@ export class DecodeCounters {
   too_deep = 0;
   bad_ip_header = 0;
   bad_tcp_header = 0;
+  /** TCP data offset beyond the end of the IP packet: kept with no payload. */
+  tcp_options_cut = 0;
   bad_udp_header = 0;
   /** Frames skipped per unknown link type. */
   readonly skipped_linktypes = new Map<number, number>();

@@ -32,6 +32,8 @@ const ETH_QINQ_OLD2 = 0x9200;
 const ETH_PPPOE_SESSION = 0x8864;
 const ETH_MPLS_UC = 0x8847;
 const ETH_MPLS_MC = 0x8848;
+/** Cisco FabricPath: 2 bytes (ftag, TTL), then the inner Ethernet header. */
+const ETH_FABRICPATH = 0x8903;
 
 const PPP_IPV4 = 0x0021;
 const PPP_IPV6 = 0x0057;
@@ -122,6 +124,11 @@ export function decodeLink(
     case LINKTYPE_PPP:
     case LINKTYPE_PPP_HDLC: {
       let p = o;
+      if (end - p >= 4 && (b[p] === 0x0f || b[p] === 0x8f) && b[p + 1] === 0x00) {
+        // Cisco HDLC framing recorded as PPP (as Wireshark recognises it).
+        c.chdlc++;
+        return etherType(b, p + 4, end, (b[p + 2] << 8) | b[p + 3], out, c);
+      }
       if (end - p >= 2 && b[p] === 0xff && b[p + 1] === 0x03) p += 2;
       if (end - p < 1) {
         c.truncated++;
@@ -182,7 +189,7 @@ function pppProtocol(proto: number, p: number, out: DecodedPacket, c: DecodeCoun
 
 /**
  * Follows an ethertype at b[o]: VLAN tags (802.1Q, 802.1ad, QinQ), PPPoE
- * session, MPLS label stacks and LLC/SNAP, up to MAX_LINK_DEPTH levels.
+ * session, MPLS label stacks, Cisco FabricPath and LLC/SNAP, up to MAX_LINK_DEPTH levels.
  */
 function etherType(b: Uint8Array, o: number, end: number, type: number, out: DecodedPacket, c: DecodeCounters): number {
   let tags = 0;
@@ -209,6 +216,14 @@ function etherType(b: Uint8Array, o: number, end: number, type: number, out: Dec
         tags++;
         type = (b[o + 2] << 8) | b[o + 3];
         o += 4;
+        continue;
+      case ETH_FABRICPATH:
+        if (end - o < 16) {
+          c.truncated++;
+          return 0;
+        }
+        type = (b[o + 14] << 8) | b[o + 15];
+        o += 16;
         continue;
       case ETH_PPPOE_SESSION: {
         // ver/type, code, session id, length, then the PPP protocol.

@@ -32,9 +32,15 @@ export function decodeTransport(
       return false;
     }
     hl = (b[p + 12] >> 4) * 4;
-    if (hl < 20 || hl > l4Len) {
+    if (hl < 20) {
       c.bad_tcp_header++;
       return false;
+    }
+    if (hl > l4Len) {
+      // Options announced beyond the end of the IP packet (seen when the IP length is cut
+      // with the frame): the fixed header is usable, there is no payload.
+      c.tcp_options_cut++;
+      hl = l4Len;
     }
     out.srcPort = (b[p] << 8) | b[p + 1];
     out.dstPort = (b[p + 2] << 8) | b[p + 3];
