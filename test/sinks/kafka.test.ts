@@ -217,3 +217,58 @@ test('real Kafka broker (KAFKA_BROKERS)', { skip: realBrokers ? false : 'KAFKA_B
     assert.deepEqual(m.value, json(i));
   });
 });
+
+/** Sends one raw request frame and returns the response payload (after the size field). */
+async function rawRequest(port: number, body: Buffer): Promise<Buffer> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      const len = Buffer.alloc(4);
+      len.writeInt32BE(body.length);
+      s.write(Buffer.concat([len, body]));
+    });
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+        s.destroy();
+        resolve(buf.subarray(4, 4 + buf.readInt32BE(0)));
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+test('test broker answers ApiVersions v0, v3 (flexible) and an unknown version, byte-exact', async () => {
+  const broker = await KafkaTestBroker.start();
+  try {
+    // v0: api_key 18, version 0, correlation 7, client_id "raw"
+    const v0 = await rawRequest(broker.port, Buffer.from([0, 18, 0, 0, 0, 0, 0, 7, 0, 3, 0x72, 0x61, 0x77]));
+    assert.deepEqual([...v0], [
+      0, 0, 0, 7, /* error */ 0, 0, /* 4 entries */ 0, 0, 0, 4,
+      0, 0, 0, 3, 0, 7, /* Produce 3-7 */
+      0, 3, 0, 1, 0, 1, /* Metadata 1-1 */
+      0, 18, 0, 0, 0, 3, /* ApiVersions 0-3 */
+      0, 22, 0, 0, 0, 1, /* InitProducerId 0-1 */
+    ]);
+    // v3: header v2 (tagged fields), body: compact strings "x", "1", tagged fields.
+    const v3 = await rawRequest(broker.port, Buffer.from([0, 18, 0, 3, 0, 0, 0, 8, 0, 3, 0x72, 0x61, 0x77, 0, 2, 0x78, 2, 0x31, 0]));
+    assert.deepEqual([...v3], [
+      0, 0, 0, 8, 0, 0, /* compact array of 4 */ 5,
+      0, 0, 0, 3, 0, 7, 0,
+      0, 3, 0, 1, 0, 1, 0,
+      0, 18, 0, 0, 0, 3, 0,
+      0, 22, 0, 0, 0, 1, 0,
+      /* throttle */ 0, 0, 0, 0, /* tags */ 0,
+    ]);
+    const v9 = await rawRequest(broker.port, Buffer.from([0, 18, 0, 9, 0, 0, 0, 9, 0xff, 0xff]));
+    assert.deepEqual([...v9.subarray(0, 10)], [0, 0, 0, 9, 0, 35, 0, 0, 0, 4]);
+    assert.deepEqual(broker.requests.map((r) => [r.apiKey, r.apiVersion, r.correlationId, r.clientId]), [
+      [18, 0, 7, 'raw'],
+      [18, 3, 8, 'raw'],
+      [18, 9, 9, null],
+    ]);
+  } finally {
+    await broker.stop();
+  }
+});
