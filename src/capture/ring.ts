@@ -334,6 +334,11 @@ export class SpscRing {
 
   // ---------------------------------------------------------------- either side
 
+  /** Wakes a consumer blocked in wait() (used on behalf of the native producer). */
+  notifyConsumer(): void {
+    Atomics.notify(this.hdr, kHeadField);
+  }
+
   /** Records dropped by the producer because the ring was full (64-bit safe up to 2^53). */
   get dropped(): number {
     for (;;) {
