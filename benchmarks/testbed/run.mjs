@@ -16,7 +16,7 @@ import { join, resolve, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { APPS, CLIENT_IP, planSet, labelsYaml } from './lib/plan.mjs';
+import { APPS, CLIENT_IP, planSet, planSample, labelsYaml } from './lib/plan.mjs';
 import { Rng } from './lib/rng.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -32,8 +32,10 @@ Needs root, iproute2, ethtool, tcpdump, openssl, curl, python3 (and tshark for -
   --out DIR              output folder (created); big captures belong outside the repo
   --train-sessions N     sessions per application in the training set (default 0)
   --test-sessions M      sessions per application in the test set (default 0)
-  --sample N             instead: one run of N sessions per application → DIR/sample.pcap
-  --sample-max-kb K      in a sample, only sessions asking for at most K kB (default 400)
+  --sample N             instead: one small pcap → DIR/sample.pcap, at most N sessions per
+                         application, under a byte budget (light applications get more)
+  --sample-max-kb K      in a sample, only sessions asking for at most K kB (default 350)
+  --sample-total-kb T    in a sample, at most T kB asked for in all (default 3300)
   --seed S               integer seed; the test set uses S+1000003 (default 1)
   --runs R               runs (network conditions, one pcap each) per set (default 3)
   --concurrency C        sessions in flight at a time (default 16)
@@ -54,7 +56,8 @@ try {
       'train-sessions': { type: 'string', default: '0' },
       'test-sessions': { type: 'string', default: '0' },
       sample: { type: 'string' },
-      'sample-max-kb': { type: 'string', default: '400' },
+      'sample-max-kb': { type: 'string', default: '350' },
+      'sample-total-kb': { type: 'string', default: '3300' },
       seed: { type: 'string', default: '1' },
       runs: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '16' },
@@ -84,6 +87,7 @@ const TRAIN = intOpt('train-sessions', 0, 100000);
 const TEST = intOpt('test-sessions', 0, 100000);
 const SAMPLE = opts.sample === undefined ? 0 : intOpt('sample', 1, 1000);
 const SAMPLE_MAX = intOpt('sample-max-kb', 1, 1e7) * 1000;
+const SAMPLE_TOTAL = intOpt('sample-total-kb', 1, 1e8) * 1000;
 const SCALE = Number(opts.scale);
 if (!Number.isFinite(SCALE) || SCALE <= 0 || SCALE > 10) fail(`--scale: expected a number in (0, 10], got '${opts.scale}'`);
 if (!SAMPLE && TRAIN + TEST === 0) fail('nothing to do: give --train-sessions and/or --test-sessions, or --sample');
@@ -335,7 +339,7 @@ async function main() {
   await server.ready;
 
   const sets = SAMPLE
-    ? [{ name: 'sample', seed: SEED, per: SAMPLE, runs: 1, maxBytes: SAMPLE_MAX }]
+    ? [{ name: 'sample', seed: SEED, per: SAMPLE, runs: 1 }]
     : [
         { name: 'train', seed: SEED, per: TRAIN, runs: RUNS },
         { name: 'test', seed: SEED + 1000003, per: TEST, runs: RUNS },
@@ -351,7 +355,9 @@ async function main() {
   };
   writeFileSync(join(OUT, 'labels.yaml'), labelsYaml());
   for (const set of sets) {
-    const plan = planSet({ seed: set.seed, name: set.name, sessionsPerApp: set.per, runs: set.runs, scale: SCALE, maxBytes: set.maxBytes });
+    const plan = SAMPLE
+      ? planSample({ seed: set.seed, name: set.name, maxPerApp: set.per, maxBytes: SAMPLE_MAX, totalBytes: SAMPLE_TOTAL })
+      : planSet({ seed: set.seed, name: set.name, sessionsPerApp: set.per, runs: set.runs, scale: SCALE });
     const dir = SAMPLE ? OUT : join(OUT, set.name);
     mkdirSync(dir, { recursive: true });
     for (const run of plan) {

@@ -214,7 +214,47 @@ export function planSet({ seed, name, sessionsPerApp, runs, scale = 1, maxBytes 
       n++;
     }
   }
-  // shuffle (Fisher-Yates) so that applications interleave in time
+  return spread(all, r, seed, name, runs);
+}
+
+/**
+ * A small set under a byte budget (the shipped sample): rounds over the applications, each round
+ * adding one session per application (drawn from the same distribution as planSet's, kept only
+ * if it asks for at most maxBytes), until an application has maxPerApp sessions or the next one
+ * would take the total over totalBytes. Light applications therefore get more sessions.
+ */
+export function planSample({ seed, name, maxPerApp, maxBytes, totalBytes, apps = APPS.map((a) => a.app) }) {
+  const r = new Rng(seed, `set:${name}`);
+  const all = [];
+  const draw = apps.map(() => 0);
+  const open = apps.map(() => true);
+  let total = 0;
+  for (let round = 0; round < maxPerApp && open.some(Boolean); round++) {
+    apps.forEach((app, k) => {
+      if (!open[k]) return;
+      const def = APPS.find((a) => a.app === app);
+      if (!def) throw new Error(`unknown application '${app}'`);
+      for (;;) {
+        if (draw[k] >= 1000 * maxPerApp) throw new Error(`${app}: no session under ${maxBytes} bytes in ${draw[k]} draws`);
+        const sr = new Rng(seed, `session:${name}:${app}:${draw[k]++}`);
+        const host = `${sr.pick(def.hosts)}-${String(sr.int(1, 24)).padStart(2, '0')}`;
+        const sess = { app, sni: `${host}.${def.domain}`, ip: def.ip, seed: sr.u32(), ...planSession(app, sr, 1) };
+        const b = plannedBytes(sess);
+        if (b > maxBytes) continue;
+        if (total + b > totalBytes) open[k] = false;
+        else {
+          all.push(sess);
+          total += b;
+        }
+        break;
+      }
+    });
+  }
+  return spread(all, r, seed, name, 1);
+}
+
+/** Shuffles sessions (applications interleave in time) and deals them over `runs` runs. */
+function spread(all, r, seed, name, runs) {
   for (let i = all.length - 1; i > 0; i--) {
     const j = r.int(0, i);
     [all[i], all[j]] = [all[j], all[i]];

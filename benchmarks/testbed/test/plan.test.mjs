@@ -104,3 +104,23 @@ test('plannedBytes and maxBytes: a budgeted set keeps only sessions under the bu
   const free = planSet({ seed: 5, name: 's', sessionsPerApp: 40, runs: 1 })[0].sessions;
   assert.ok(free.some((s) => plannedBytes(s) > 400000));
 });
+
+test('planSample: under the total budget, each session under its cap, light applications get more', async () => {
+  const { planSample, plannedBytes } = await import('../lib/plan.mjs');
+  const args = { seed: 424242, name: 'sample', maxPerApp: 8, maxBytes: 350000, totalBytes: 3300000 };
+  const [run] = planSample(args);
+  assert.deepEqual(planSample(args), [run]);
+  const count = {};
+  let total = 0;
+  for (const s of run.sessions) {
+    const b = plannedBytes(s);
+    assert.ok(b <= 350000, `${s.app} ${b}`);
+    total += b;
+    count[s.app] = (count[s.app] ?? 0) + 1;
+  }
+  assert.ok(total <= 3300000);
+  assert.equal(Object.keys(count).length, 8);
+  assert.ok(Object.values(count).every((n) => n >= 1 && n <= 8));
+  assert.equal(count.chat, 8); // a chat session asks for a few kB
+  assert.throws(() => planSample({ ...args, maxBytes: 100000 }), /download: no session under 100000 bytes/);
+});
