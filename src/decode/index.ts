@@ -5,7 +5,7 @@
 import type { RawFrame } from '../capture/reader.js';
 import { DecodeCounters } from './counters.js';
 import { decodeIpv4, decodeIpv6 } from './ip.js';
-import { decodeLink, ETH_IPV4, ETH_IPV6 } from './link.js';
+import { decodeLink, ETH_IPV4, ETH_IPV6, LINKTYPE_ETHERNET } from './link.js';
 import type { DecodedPacket } from './packet.js';
 
 export { DecodeCounters } from './counters.js';
@@ -36,6 +36,18 @@ export function decodeFrame(frame: RawFrame, out: DecodedPacket, c: DecodeCounte
   out.interfaceId = frame.interfaceId;
   let end = start + capLen;
   if (end > b.length) end = b.length;
+  if (frame.linkType === LINKTYPE_ETHERNET && end - start >= 14) {
+    // Fast path for the common case: untagged Ethernet carrying IP.
+    const et = (b[start + 12] << 8) | b[start + 13];
+    if (et === ETH_IPV4) {
+      c.ethernet++;
+      return decodeIpv4(b, start + 14, end, start + wireLen, out, c);
+    }
+    if (et === ETH_IPV6) {
+      c.ethernet++;
+      return decodeIpv6(b, start + 14, end, start + wireLen, out, c);
+    }
+  }
   const net = decodeLink(frame.linkType, b, start, end, out, c);
   if (net === ETH_IPV4) return decodeIpv4(b, out.l3Off, end, start + wireLen, out, c);
   if (net === ETH_IPV6) return decodeIpv6(b, out.l3Off, end, start + wireLen, out, c);
