@@ -17,11 +17,16 @@ export interface SinkStats {
   spoolBytes: number;
 }
 
-/** Thrown (or rejected) by Link.send when the link failed after accepting `accepted` messages. */
+/**
+ * Thrown (or rejected) by Link.send when the link failed after accepting `accepted` messages.
+ * `refused`: the peer refused the message at index `accepted` itself (too large, invalid), not the
+ * connection: resending it would fail forever, so the core drops it (counted) and goes on.
+ */
 export class LinkError extends Error {
   constructor(
     message: string,
     readonly accepted: number,
+    readonly refused = false,
   ) {
     super(message);
   }
@@ -67,6 +72,8 @@ export class Delivery {
   private immediate: NodeJS.Immediate | null = null;
   private backoff: number;
   private waiters: (() => void)[] = [];
+  /** After a refused batch: send this many records one at a time to find the refused one. */
+  private singles = 0;
   private readonly batchSize: number;
   private readonly batchBytes: number;
   private readonly lingerMs: number;
@@ -190,13 +197,31 @@ export class Delivery {
     this.sending = true;
     try {
       while (this.state === 'up' && this.backlog.pending > 0) {
-        const batch = this.backlog.peek(this.batchSize, this.batchBytes);
+        const batch = this.backlog.peek(this.singles > 0 ? 1 : this.batchSize, this.batchBytes);
         try {
           await this.link.send(batch);
           this.backlog.commit(batch.length);
           this.stats.sent += batch.length;
+          if (this.singles > 0) this.singles--;
         } catch (e) {
           const accepted = e instanceof LinkError ? Math.max(0, Math.min(e.accepted, batch.length)) : 0;
+          if (e instanceof LinkError && e.refused) {
+            this.stats.errors++;
+            if (batch.length - accepted > 1) {
+              // Which record was refused is unknown: go one by one through this batch.
+              this.backlog.commit(accepted);
+              this.stats.sent += accepted;
+              this.singles = batch.length - accepted;
+            } else {
+              this.log(`${this.name}: record refused, dropped: ${e.message}`);
+              this.backlog.commit(accepted + 1);
+              this.stats.sent += accepted;
+              this.stats.dropped++;
+              if (this.singles > 0) this.singles--;
+            }
+            this.stats.spoolBytes = this.backlog.bytes;
+            continue;
+          }
           this.backlog.commit(accepted);
           this.stats.sent += accepted;
           this.stats.spoolBytes = this.backlog.bytes;

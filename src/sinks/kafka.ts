@@ -12,28 +12,40 @@
 import kafkajs from 'kafkajs';
 import type { Producer } from 'kafkajs';
 import { StnnError } from '../util/errors.js';
-import { Delivery, type Link, type SinkStats } from './delivery.js';
+import { Delivery, LinkError, type Link, type SinkStats } from './delivery.js';
 import { MemoryBacklog, Spool, type Backlog } from './spool.js';
 import type { KafkaConfig, Sink } from './sink.js';
 
 const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
 
-/** Spool payload: u16 BE key length (0xffff = null key) · key · value. */
-export function encodeKafkaPayload(key: string | undefined, value: string): Buffer {
-  const k = key === undefined ? null : Buffer.from(key, 'utf8');
+/**
+ * Spool payload: u16 BE key length (0xffff = null key) · key · f64 BE timestamp (ms, when the
+ * record was written: the Kafka record's timestamp, also after a replay) · value.
+ */
+export function encodeKafkaPayload(key: string | undefined, value: string, timestampMs = Date.now()): Buffer {
+  const k = key === undefined ? null : Buffer.from(key.slice(0, 1024), 'utf8');
   const v = Buffer.from(value, 'utf8');
-  const out = Buffer.allocUnsafe(2 + (k?.length ?? 0) + v.length);
-  out.writeUInt16BE(k ? k.length : 0xffff, 0);
+  const kl = k?.length ?? 0;
+  const out = Buffer.allocUnsafe(2 + kl + 8 + v.length);
+  out.writeUInt16BE(k ? kl : 0xffff, 0);
   if (k) k.copy(out, 2);
-  v.copy(out, 2 + (k?.length ?? 0));
+  out.writeDoubleBE(timestampMs, 2 + kl);
+  v.copy(out, 2 + kl + 8);
   return out;
 }
 
-export function decodeKafkaPayload(p: Buffer): { key: Buffer | null; value: Buffer } {
-  const kl = p.readUInt16BE(0);
-  if (kl === 0xffff) return { key: null, value: p.subarray(2) };
-  return { key: p.subarray(2, 2 + kl), value: p.subarray(2 + kl) };
+export function decodeKafkaPayload(p: Buffer): { key: Buffer | null; value: Buffer; timestamp: string } {
+  const raw = p.readUInt16BE(0);
+  const kl = raw === 0xffff ? 0 : raw;
+  return {
+    key: raw === 0xffff ? null : p.subarray(2, 2 + kl),
+    timestamp: String(Math.round(p.readDoubleBE(2 + kl))),
+    value: p.subarray(2 + kl + 8),
+  };
 }
+
+/** kafkajs error types that refuse the records themselves (resending cannot succeed). */
+const REFUSED = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP']);
 
 class KafkaLink implements Link {
   onDown?: (err: Error) => void;
@@ -74,13 +86,18 @@ class KafkaLink implements Link {
     const producer = this.producer;
     if (!producer) throw new Error(`kafka ${this.cfg.brokers.join(',')}: not connected`);
     const messages = msgs.map((m) => decodeKafkaPayload(m));
-    await producer.send({
-      topic: this.cfg.topic,
-      messages,
-      acks: -1,
-      compression: (this.cfg.compression ?? 'gzip') === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-      timeout: this.cfg.requestTimeoutMs ?? 10_000,
-    });
+    try {
+      await producer.send({
+        topic: this.cfg.topic,
+        messages,
+        acks: -1,
+        compression: (this.cfg.compression ?? 'gzip') === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        timeout: this.cfg.requestTimeoutMs ?? 10_000,
+      });
+    } catch (e) {
+      const type = (e as { type?: string; cause?: { type?: string } }).type ?? (e as { cause?: { type?: string } }).cause?.type;
+      throw new LinkError(`kafka ${this.cfg.topic}: ${(e as Error).message}`, 0, type !== undefined && REFUSED.has(type));
+    }
   }
 
   async close(): Promise<void> {
@@ -93,8 +110,10 @@ class KafkaLink implements Link {
 export class KafkaSink implements Sink {
   readonly name: string;
   private readonly delivery: Delivery;
+  private readonly clock: () => number;
 
   constructor(cfg: KafkaConfig) {
+    this.clock = cfg.clock ?? Date.now;
     this.name = cfg.name ?? 'kafka';
     const where = `sink ${this.name}`;
     if (!Array.isArray(cfg.brokers) || cfg.brokers.length === 0 || !cfg.brokers.every((b) => typeof b === 'string' && /^[^:\s]+:\d{1,5}$/.test(b))) {
@@ -119,7 +138,7 @@ export class KafkaSink implements Sink {
   write(rec: Record<string, unknown>): void {
     const net = rec.network as Record<string, unknown> | undefined;
     const key = typeof net?.community_id === 'string' ? net.community_id : undefined;
-    this.delivery.write(encodeKafkaPayload(key, JSON.stringify(rec)));
+    this.delivery.write(encodeKafkaPayload(key, JSON.stringify(rec), this.clock()));
   }
 
   flush(): Promise<void> {

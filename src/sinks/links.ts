@@ -156,7 +156,8 @@ export class UdpLink implements Link {
           if (done) return;
           if (err) {
             done = true;
-            reject(new LinkError(`udp ${this.host}:${this.port}: ${err.message}`, accepted));
+            const refused = (err as NodeJS.ErrnoException).code === 'EMSGSIZE';
+            reject(new LinkError(`udp ${this.host}:${this.port}: ${err.message}`, accepted, refused));
           } else if (++accepted === msgs.length) {
             done = true;
             resolve();
@@ -256,7 +257,8 @@ export class UnixDgramLink implements Link {
           if (done) return;
           if (status !== 0) {
             done = true;
-            reject(new LinkError(`unix datagram socket ${this.path}: ${status < 0 ? 'relay exited' : `errno ${status}`}`, accepted));
+            // 90 = EMSGSIZE on Linux: this datagram can never be sent; anything else is the socket.
+            reject(new LinkError(`unix datagram socket ${this.path}: ${status < 0 ? 'relay exited' : `errno ${status}`}`, accepted, status === 90));
           } else if (++accepted === msgs.length) {
             done = true;
             resolve();

@@ -89,6 +89,8 @@ export interface KafkaConfig extends Common {
   memoryBytes?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** Clock for record timestamps, ms (tests). */
+  clock?: () => number;
 }
 
 export interface NullConfig extends Common {

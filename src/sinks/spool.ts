@@ -51,6 +51,8 @@ export interface Backlog {
 }
 
 const HDR = 8;
+/** Spool directories open in this process (two sinks must not share one). */
+const openDirs = new Set<string>();
 const SEG_RE = /^seg-(\d{16})\.spool$/;
 const segName = (n: number) => `seg-${String(n).padStart(16, '0')}.spool`;
 /** A record longer than this is refused (and a length field beyond it marks corruption). */
@@ -88,6 +90,7 @@ export class Spool implements Backlog {
     this.segmentBytes = Math.max(4096, opts.segmentBytes ?? Math.min(Math.floor(this.maxBytes / 8), 16 * 1024 * 1024));
     try {
       fs.mkdirSync(this.dir, { recursive: true });
+      this.lock();
       this.open();
     } catch (e) {
       if (e instanceof StnnError) throw e;
@@ -101,6 +104,30 @@ export class Spool implements Backlog {
 
   get bytes(): number {
     return this._bytes;
+  }
+
+  /** One process, one sink per directory: a `lock` file holds the owner's pid. */
+  private lock() {
+    const key = path.resolve(this.dir);
+    if (openDirs.has(key)) throw new StnnError('STNN_CONFIG', `spool ${this.dir}: already used by another sink of this process`);
+    const lockFile = path.join(this.dir, 'lock');
+    try {
+      const pid = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        let alive = true;
+        try {
+          process.kill(pid, 0);
+        } catch (e) {
+          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+        if (alive) throw new StnnError('STNN_CONFIG', `spool ${this.dir}: in use by process ${pid} (remove ${lockFile} if that is wrong)`);
+      }
+    } catch (e) {
+      if (e instanceof StnnError) throw e;
+      /* no lock file: free */
+    }
+    fs.writeFileSync(lockFile, String(process.pid));
+    openDirs.add(key);
   }
 
   private file(seq: number) {
@@ -312,11 +339,15 @@ export class Spool implements Backlog {
   }
 
   close(): void {
+    const key = path.resolve(this.dir);
+    if (!openDirs.has(key)) return;
     this.sync();
     this.closeWriter();
     if (this.rfd >= 0) fs.closeSync(this.rfd);
     this.rfd = -1;
     this.rfdSeq = -1;
+    fs.rmSync(path.join(this.dir, 'lock'), { force: true });
+    openDirs.delete(key);
   }
 }
 

@@ -190,6 +190,7 @@ export const SUPPORTED: Record<number, [number, number]> = {
 export const ERR = {
   NONE: 0,
   CORRUPT_MESSAGE: 2,
+  MESSAGE_TOO_LARGE: 10,
   UNKNOWN_TOPIC_OR_PARTITION: 3,
   UNSUPPORTED_VERSION: 35,
   INVALID_RECORD: 87,
@@ -258,6 +259,8 @@ export interface BrokerOptions {
   /** Partitions of auto-created topics (default 1). */
   partitions?: number;
   nodeId?: number;
+  /** Batches holding a record for which this is true are refused with MESSAGE_TOO_LARGE. */
+  refuseRecord?: (rec: KafkaRecord) => boolean;
 }
 
 /** Decodes one record batch (magic 2) starting at r.off; throws on malformed framing. */
@@ -335,12 +338,14 @@ export class KafkaTestBroker {
   private nextPid = 1000n;
   readonly nodeId: number;
   private readonly partitions: number;
+  private readonly refuseRecord?: (rec: KafkaRecord) => boolean;
   port = 0;
   readonly host = '127.0.0.1';
 
   private constructor(opts: BrokerOptions) {
     this.nodeId = opts.nodeId ?? 1;
     this.partitions = opts.partitions ?? 1;
+    this.refuseRecord = opts.refuseRecord;
   }
 
   static async start(opts: BrokerOptions = {}): Promise<KafkaTestBroker> {
@@ -524,6 +529,7 @@ export class KafkaTestBroker {
           const batch: RecordBatch = { ...b, topic, partition, apiVersion: version, acks, assignedOffset: -1n, errorCode: ERR.NONE, duplicate: false };
           if (b.crc !== b.crcComputed) batch.errorCode = ERR.CORRUPT_MESSAGE;
           else if (violations.length) batch.errorCode = ERR.INVALID_RECORD;
+          else if (this.refuseRecord && b.records.some(this.refuseRecord)) batch.errorCode = ERR.MESSAGE_TOO_LARGE;
           else batch.errorCode = this.append(batch);
           this.batches.push(batch);
           error = batch.errorCode;

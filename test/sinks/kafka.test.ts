@@ -71,17 +71,22 @@ test('record batch decoder reads a hand-built batch and catches a bad CRC', () =
   assert.throws(() => decodeRecordBatch(new Reader(batch)), /magic 1, expected 2/);
 });
 
-test('spool payload keeps key and value', () => {
-  const p = decodeKafkaPayload(encodeKafkaPayload('1:abc=', '{"a":1}'));
+test('spool payload keeps key, timestamp and value', () => {
+  const b = encodeKafkaPayload('1:abc=', '{"a":1}', 1700000003123);
+  assert.equal(b.length, 2 + 6 + 8 + 7);
+  const p = decodeKafkaPayload(b);
   assert.equal(String(p.key), '1:abc=');
+  assert.equal(p.timestamp, '1700000003123');
   assert.equal(String(p.value), '{"a":1}');
-  assert.equal(decodeKafkaPayload(encodeKafkaPayload(undefined, 'x')).key, null);
+  const n = decodeKafkaPayload(encodeKafkaPayload(undefined, 'x', 5));
+  assert.equal(n.key, null);
+  assert.equal(String(n.value), 'x');
 });
 
 test('kafka sink: batched, gzip, keyed by community id, idempotent sequences, acks all — byte level', async () => {
   const broker = await KafkaTestBroker.start();
   try {
-    const sink = createSink({ type: 'kafka', brokers: [broker.address], topic: 'stnn-verdicts', clientId: 'stnn-test', batchSize: 10, lingerMs: 20 });
+    const sink = createSink({ type: 'kafka', brokers: [broker.address], topic: 'stnn-verdicts', clientId: 'stnn-test', batchSize: 10, lingerMs: 20, clock: () => 1700000003123 });
     for (let i = 0; i < 25; i++) sink.write(record(i));
     await sink.flush();
     await sink.close();
@@ -112,10 +117,13 @@ test('kafka sink: batched, gzip, keyed by community id, idempotent sequences, ac
       assert.equal(b.producerEpoch, 0);
       assert.equal(b.errorCode, 0);
       assert.equal(b.lastOffsetDelta, b.recordCount - 1);
+      assert.equal(b.firstTimestamp, 1700000003123n, 'the time the record was written');
+      assert.equal(b.maxTimestamp, 1700000003123n);
     }
     const recs = broker.batches.flatMap((b) => b.records);
     assert.deepEqual(recs.map((r) => String(r.key)), ['1:LQU9qZlK+B5F3KDmev6m5PMibrg=', ...Array.from({ length: 24 }, (_, i) => `1:flow${i + 1}=`)]);
     recs.forEach((r, i) => assert.deepEqual(JSON.parse(String(r.value)), json(i)));
+    assert.ok(recs.every((r) => r.timestampDelta === 0n && r.headers.length === 0 && r.attributes === 0));
     assert.deepEqual(recs.map((r) => r.offsetDelta), [...Array(10).keys(), ...Array(10).keys(), ...Array(5).keys()]);
     assert.equal(broker.log('stnn-verdicts').length, 25);
     assert.deepEqual(sink.stats(), { sent: 25, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 });
@@ -184,6 +192,23 @@ test('kafka broker outage: verdicts wait in the spool and arrive once, in order'
     assert.equal(st.sent, 60);
     assert.equal(st.dropped, 0);
     assert.ok(st.errors >= 1);
+  } finally {
+    await broker.stop();
+  }
+});
+
+test('a record the broker refuses (MESSAGE_TOO_LARGE) is dropped and counted; the others go through', async () => {
+  const broker = await KafkaTestBroker.start({ refuseRecord: (r) => String(r.key) === '1:flow3=' });
+  try {
+    const sink = createSink({ type: 'kafka', brokers: [broker.address], topic: 'p', lingerMs: 5, batchSize: 4 });
+    for (let i = 0; i < 8; i++) sink.write(record(i));
+    await sink.close();
+    assert.deepEqual(broker.violations, []);
+    assert.deepEqual(broker.log('p').map((r) => String(r.key)), [0, 1, 2, 4, 5, 6, 7].map((i) => (i === 0 ? '1:LQU9qZlK+B5F3KDmev6m5PMibrg=' : `1:flow${i}=`)));
+    const st = sink.stats();
+    assert.equal(st.sent, 7);
+    assert.equal(st.dropped, 1);
+    assert.equal(st.errors, 2); // the refused batch of 4, then the single record
   } finally {
     await broker.stop();
   }

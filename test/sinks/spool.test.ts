@@ -64,7 +64,8 @@ test('reopen resumes at the cursor; an uncommitted peek is sent again (at-least-
   for (let i = 0; i < 10; i++) a.append(rec(i, 992));
   a.peek(5);
   a.commit(5);
-  a.peek(3); // "sent" but the process dies before commit: no close()
+  a.peek(3); // "sent", but the process stops before the commit
+  a.close();
   const b = new Spool({ dir, maxBytes: 1 << 20, segmentBytes: 4096 });
   assert.equal(b.pending, 5);
   assert.equal(b.bytes, 6000); // segment 2 (records 4-7) and 3 (8-9) remain
@@ -95,6 +96,20 @@ test('a torn tail is cut at open and counted; a CRC mismatch ends the segment th
   assert.equal(c.corrupt, 1);
   assert.deepEqual(c.peek(5).map(String), [String(rec(0))]);
   c.close();
+});
+
+test('a spool directory belongs to one sink: a second one in use is a config error', () => {
+  const dir = tmp();
+  const a = new Spool({ dir });
+  assert.throws(() => new Spool({ dir }), /already used by another sink of this process/);
+  a.close();
+  fs.writeFileSync(path.join(dir, 'lock'), '1'); // pid 1 is alive (init)
+  assert.throws(() => new Spool({ dir }), /in use by process 1/);
+  fs.writeFileSync(path.join(dir, 'lock'), '999999999'); // no such process: stale lock, taken over
+  const b = new Spool({ dir });
+  assert.equal(fs.readFileSync(path.join(dir, 'lock'), 'utf8'), String(process.pid));
+  b.close();
+  assert.equal(fs.existsSync(path.join(dir, 'lock')), false);
 });
 
 test('memory backlog has the same contract', () => {
