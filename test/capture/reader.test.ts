@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCapture, newRawFrame, type RawFrame } from '../../src/capture/reader.js';
@@ -16,6 +16,7 @@ import {
 } from '../helpers/pcapgen.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stnn-reader-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 function file(bytes: Uint8Array, ext = 'cap'): string {
   const p = join(dir, `f${seq++}.${ext}`);
@@ -374,4 +375,33 @@ test('bad input: missing, empty, directory, garbage, short and header-only files
 test('a capture with a header and no packets is valid and empty', () => {
   assert.deepEqual(readAll(file(buildPcap([]))), []);
   assert.deepEqual(readAll(file(buildPcapng([]))), []);
+});
+
+test('offsets beyond 4 GiB: blocks after two sparse 3.9 GiB unknown blocks are found', async () => {
+  const { openSync, writeSync, closeSync, statSync } = await import('node:fs');
+  const head = buildPcapng([]); // SHB + IDB, 48 bytes
+  const epb = buildPcapng([{ sec: 7, nsec: 0, bytes: A }]).subarray(48); // one EPB, 88 bytes
+  const p = join(dir, 'sparse.pcapng');
+  const fd = openSync(p, 'w');
+  writeSync(fd, head, 0, head.length, 0);
+  const bigLen = 0xf0000000; // 3.75 GiB, a multiple of 4
+  let pos = head.length;
+  for (let i = 0; i < 2; i++) {
+    const h = new Uint8Array(8);
+    new DataView(h.buffer).setUint32(0, 0x00000bad, true);
+    new DataView(h.buffer).setUint32(4, bigLen, true);
+    writeSync(fd, h, 0, 8, pos);
+    writeSync(fd, h.subarray(4), 0, 4, pos + bigLen - 4);
+    pos += bigLen;
+  }
+  writeSync(fd, epb, 0, epb.length, pos);
+  closeSync(fd);
+  assert.equal(statSync(p).size, 48 + 2 * bigLen + 88);
+  const r = openCapture(p);
+  const f = newRawFrame();
+  assert.equal(r.next(f), true);
+  assert.equal(f.tsSec, 7);
+  assert.deepEqual([...f.buf.subarray(f.off, f.off + f.capLen)], [...A]);
+  assert.equal(r.bytesRead, 48 + 2 * bigLen + 88);
+  assert.equal(r.next(f), false);
 });
