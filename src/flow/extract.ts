@@ -40,7 +40,7 @@ const PROTO_NAME: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58:
 export function flowToRecord(f: Flow, reason: EndReason, file?: string): FlowRecord {
   const n = f.ipVersion === 6 ? 16 : 4;
   const features = new Float64Array(N_FEATURES);
-  f.stats.write(features, 0);
+  f.stats?.write(features, 0);
   const isTls = f.tls !== null && f.tls.status === 'tls';
   const rec: FlowRecord = {
     ipVersion: f.ipVersion,
@@ -95,7 +95,7 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
         opts.onFlow(flowToRecord(f, reason, path));
       }
     };
-    const table = new FlowTable(opts.flow ?? {}, onEnd);
+    const table = new FlowTable({ ...opts.flow, allFlows: Boolean(opts.allFlows) }, onEnd);
     const reader = openCapture(path);
     let frames = 0;
     try {

@@ -36,6 +36,11 @@ export interface FlowTableOptions {
   closedTimeout: number;
   /** Most flows held at once (default 262144); past it the longest-idle one is evicted. */
   maxFlows: number;
+  /**
+   * Keep statistics for every flow (default false: only for flows that are or may
+   * still become TLS; UDP flows and TCP flows found not to be TLS are only counted).
+   */
+  allFlows: boolean;
 }
 
 export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
@@ -43,7 +48,11 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   activeTimeout: 1800,
   closedTimeout: 5,
   maxFlows: 262144,
+  allFlows: false,
 };
+
+/** Ended flows kept for reuse, so a busy table does not churn the heap. */
+const POOL_MAX = 4096;
 
 export class FlowCounters {
   packets = 0;
@@ -121,7 +130,29 @@ export class Flow {
   continued = false;
 
   tls: TlsTracker | null = null;
-  readonly stats = new FlowStats();
+  /** Running statistics; null for flows whose features nobody will read. */
+  stats: FlowStats | null = null;
+
+  /** Back to the state of a new Flow (kept statistics are reset, not dropped). */
+  reset(): void {
+    this.hash = 0;
+    this.chain = this.prev = this.next = null;
+    this.inClosedList = false;
+    this.c0 = this.c1 = this.c2 = this.c3 = 0;
+    this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    this.cPort = this.sPort = 0;
+    this.cAddr.fill(0);
+    this.sAddr.fill(0);
+    this.startSec = this.startNsec = 0;
+    this.firstTs = this.lastTs = 0;
+    this.fwdPackets = this.fwdBytes = this.bwdPackets = this.bwdBytes = 0;
+    this.hsPackets = this.dataPackets = 0;
+    this.finFromClient = this.finFromServer = false;
+    this.closedBy = null;
+    this.continued = false;
+    this.tls = null;
+    this.stats?.reset();
+  }
 }
 
 export type FlowEndHandler = (flow: Flow, reason: EndReason) => void;
@@ -156,6 +187,8 @@ export class FlowTable {
   private readonly buckets = new Map<number, Flow>();
   private readonly open = new LruList();
   private readonly closed = new LruList();
+  private readonly pool: Flow[] = [];
+  private readonly statsPool: FlowStats[] = [];
   /** Packet-time clock: the latest timestamp seen (captures are not always in order). */
   now = 0;
   private nextExpiry = 0;
@@ -223,10 +256,10 @@ export class FlowTable {
       } else if (ts - flow.firstTs >= this.opts.activeTimeout) {
         // emit the long flow and go on with a continuation: same client and server,
         // same TLS tracker (its handshake is long over, so its packets are data)
-        const old = flow;
-        this.end(old, 'active');
+        const tls = flow.tls;
+        this.end(flow, 'active'); // (the Flow object is recycled here)
         flow = this.startFlow(hash, p, ts, dir === 0);
-        flow.tls = old.tls;
+        flow.tls = tls;
         flow.continued = true;
         this.counters.flows_active_continued++;
       }
@@ -246,8 +279,13 @@ export class FlowTable {
 
     let phase: 0 | 1 = 0;
     if (isTcp) {
-      if (flow.tls !== null) {
-        phase = flow.tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen);
+      const tls = flow.tls;
+      if (tls !== null) {
+        phase = tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen);
+        if (flow.stats !== null && !this.opts.allFlows && tls.status === 'not-tls') {
+          // nobody will read this flow's features: stop computing them
+          this.dropStats(flow);
+        }
       }
       if (flow.continued) phase = 1;
       if (flags & TCP_RST) {
@@ -260,12 +298,12 @@ export class FlowTable {
     if (phase === 0) flow.hsPackets++; else flow.dataPackets++;
     // integer nanoseconds first, one division last: no drift from adding 1e-9 steps
     const t = ((p.tsSec - flow.startSec) * 1e9 + (p.tsNsec - flow.startNsec)) / 1e9;
-    flow.stats.add(len, t, dir, phase);
+    flow.stats?.add(len, t, dir, phase);
   }
 
   private startFlow(hash: number, p: DecodedPacket, ts: number, senderIsClient: boolean): Flow {
     if (this.size >= this.opts.maxFlows) this.evictOne();
-    const f = new Flow();
+    const f = this.pool.pop() ?? new Flow();
     f.hash = hash;
     f.ipVersion = p.ipVersion as 4 | 6;
     f.proto = p.proto;
@@ -288,6 +326,8 @@ export class FlowTable {
     f.firstTs = ts;
     f.lastTs = ts;
     if (p.proto === 6) f.tls = new TlsTracker();
+    if (f.stats === null && (p.proto === 6 || this.opts.allFlows)) f.stats = this.statsPool.pop() ?? new FlowStats();
+    else if (f.stats !== null && p.proto !== 6 && !this.opts.allFlows) this.dropStats(f);
     f.chain = this.buckets.get(hash) ?? null;
     this.buckets.set(hash, f);
     this.open.push(f);
@@ -318,11 +358,29 @@ export class FlowTable {
     if (f.inClosedList) this.closed.remove(f); else this.open.remove(f);
   }
 
+  /**
+   * The flow is handed to onEnd, which must take what it needs before returning:
+   * afterwards the Flow object is reset and reused.
+   */
   private end(f: Flow, reason: EndReason): void {
     this.unlink(f);
     (this.counters[ENDED_KEY[reason]] as number)++;
     this.onEnd(f, reason);
     f.tls?.release();
+    if (this.pool.length < POOL_MAX) {
+      f.reset();
+      this.pool.push(f);
+    }
+  }
+
+  private dropStats(f: Flow): void {
+    const st = f.stats;
+    if (st === null) return;
+    f.stats = null;
+    if (this.statsPool.length < POOL_MAX) {
+      st.reset();
+      this.statsPool.push(st);
+    }
   }
 
   private evictOne(): void {
