@@ -27,7 +27,7 @@
  * Window: the first W = 32 packets of the flow (length, time, dir/phase bits: 17 bytes each)
  * are stored once, shared by the five objects. An object whose packets all lie in the window
  * (always the case while the flow has ≤ W packets; often the handshake object of long flows)
- * gets its four medians exactly, by sorting the window's values at write() time.
+ * gets its four medians exactly, by sorting the window's values (insertion sort) at write().
  * Past W packets, an extension block (taken from a per-thread free list, zeroed, replayed from
  * the window once, given back by reset()) keeps:
  *  • lengths: log-linear histograms (every power-of-two octave cut into 8 equal buckets) over
@@ -78,7 +78,7 @@ export function cumulativeRankError(n: number): number {
 }
 
 const W = WINDOW;
-const K = RING;
+const K = RING; // a power of two (ring indices use & (K - 1))
 
 // Per-object accumulator layout (float64 slots).
 const N = 0;
@@ -474,7 +474,7 @@ export class FlowStats {
       if ((wf[i] & mask) !== val) continue;
       const len = s[WL + i];
       const t = s[WT + i];
-      SA[m] = len;
+      insertSorted(SA, m, len);
       if (m === 0) {
         c = len;
         t1 = t;
@@ -482,7 +482,7 @@ export class FlowStats {
       } else {
         c += len;
         const tc = t > tl ? t : tl;
-        SB[m - 1] = tc - tl;
+        insertSorted(SB, m - 1, tc - tl);
         tl = tc;
       }
       m++;
@@ -502,12 +502,8 @@ export class FlowStats {
       SM[3] = 0;
       return true;
     }
-    SA.fill(Infinity, m);
-    SA.sort();
     SM[0] = (SA[lo - 1] + SA[hi - 1]) / 2;
     const k = n - 1;
-    SB.fill(Infinity, k);
-    SB.sort();
     SM[3] = (SB[Math.floor((k + 1) / 2) - 1] + SB[Math.floor(k / 2)]) / 2;
     return true;
   }
@@ -523,14 +519,27 @@ export class FlowStats {
   }
 }
 
+/** Inserts x into the sorted a[0..m) (≤ W values: cheaper than TypedArray.prototype.sort). */
+function insertSorted(a: Float64Array, m: number, x: number): void {
+  let i = m;
+  while (i > 0 && a[i - 1] > x) {
+    a[i] = a[i - 1];
+    i--;
+  }
+  a[i] = x;
+}
+
 /** Adds rank i's (c_i, e_i) to object v's sample ring. */
 function sampleAdd(x: Ext, v: number, i: number, c: number, e: number): void {
   const m = x.meta;
   const mo = v * 4;
-  let head = m[mo];
   let cnt = m[mo + 1];
   let st = m[mo + 2];
   let r0 = m[mo + 3];
+  const lo = Math.floor((i + 1) / 2);
+  // fast path: not a sampled rank and nothing to drop
+  if (cnt !== 0 && i !== r0 + cnt * st && r0 + st > lo) return;
+  let head = m[mo];
   const sp = x.samp;
   const base = v * 2 * K;
   if (cnt === 0) {
@@ -544,8 +553,8 @@ function sampleAdd(x: Ext, v: number, i: number, c: number, e: number): void {
     if (cnt === K) {
       // keep every other sample (relative positions 0, 2, …), double the stride
       for (let j = 1; j < K / 2; j++) {
-        const src = (head + 2 * j) % K;
-        const dst = (head + j) % K;
+        const src = (head + 2 * j) & (K - 1);
+        const dst = (head + j) & (K - 1);
         sp[base + dst] = sp[base + src];
         sp[base + K + dst] = sp[base + K + src];
       }
@@ -553,16 +562,15 @@ function sampleAdd(x: Ext, v: number, i: number, c: number, e: number): void {
       st *= 2;
     }
     if (i === r0 + cnt * st) {
-      const slot = (head + cnt) % K;
+      const slot = (head + cnt) & (K - 1);
       sp[base + slot] = c;
       sp[base + K + slot] = e;
       cnt++;
     }
   }
   // drop samples below the lower middle rank that can no longer bracket it
-  const lo = Math.floor((i + 1) / 2);
   while (cnt >= 2 && r0 + st <= lo) {
-    head = (head + 1) % K;
+    head = (head + 1) & (K - 1);
     r0 += st;
     cnt--;
   }
@@ -586,13 +594,13 @@ function ringAt(x: Ext, v: number, part: number, r: number, n: number, last: num
   if (j < 0) j = 0; // cannot happen (r0 ≤ lo ≤ r); defensive
   if (j > cnt - 1) j = cnt - 1;
   const r1 = r0 + j * st;
-  const v1 = x.samp[base + ((head + j) % K)];
+  const v1 = x.samp[base + ((head + j) & (K - 1))];
   if (r1 === r) return v1;
   let r2: number;
   let v2: number;
   if (j + 1 < cnt) {
     r2 = r1 + st;
-    v2 = x.samp[base + ((head + j + 1) % K)];
+    v2 = x.samp[base + ((head + j + 1) & (K - 1))];
   } else {
     r2 = n;
     v2 = last;
