@@ -68,7 +68,7 @@ try {
     strict: true,
   }).values;
 } catch (e) {
-  fail(`${e.message}\n${USAGE}`);
+  fail(`${e.message.split("\n")[0]} (see --help)`);
 }
 if (opts.help) {
   process.stdout.write(USAGE + '\n');
@@ -78,7 +78,7 @@ const intOpt = (name, min, max, v = opts[name]) => {
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) fail(`--${name}: expected an integer in [${min}, ${max}], got '${v}'`);
   return Number(v);
 };
-if (!opts.out) fail(`--out: required\n${USAGE}`);
+if (!opts.out) fail("--out: required (see --help)");
 const OUT = resolve(opts.out);
 const SEED = intOpt('seed', 0, 2 ** 31);
 const RUNS = intOpt('runs', 1, 100);

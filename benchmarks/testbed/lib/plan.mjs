@@ -235,7 +235,7 @@ export function planSample({ seed, name, maxPerApp, maxBytes, totalBytes, apps =
       const def = APPS.find((a) => a.app === app);
       if (!def) throw new Error(`unknown application '${app}'`);
       for (;;) {
-        if (draw[k] >= 1000 * maxPerApp) throw new Error(`${app}: no session under ${maxBytes} bytes in ${draw[k]} draws`);
+        if (draw[k] >= 20000) throw new Error(`${app}: no session under ${maxBytes} bytes in ${draw[k]} draws`);
         const sr = new Rng(seed, `session:${name}:${app}:${draw[k]++}`);
         const host = `${sr.pick(def.hosts)}-${String(sr.int(1, 24)).padStart(2, '0')}`;
         const sess = { app, sni: `${host}.${def.domain}`, ip: def.ip, seed: sr.u32(), ...planSession(app, sr, 1) };
