@@ -26,6 +26,8 @@ export class DecodeCounters {
   udp = 0;
   /** IP packets whose transport is neither TCP nor UDP (ICMP, GRE, ESP, tunnels...). */
   other_l4 = 0;
+  /** Tunnels opened (DecodeOptions.tunnels); the inner headers are counted in the fields above too. */
+  tunnels = 0;
   /** First fragments (offset 0, more fragments) are decoded as far as their headers go. */
   ipv4_fragments_first = 0;
   ipv4_fragments_skipped = 0;

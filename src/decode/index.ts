@@ -7,9 +7,19 @@ import { DecodeCounters } from './counters.js';
 import { decodeIpv4, decodeIpv6 } from './ip.js';
 import { decodeLink, ETH_IPV4, ETH_IPV6, LINKTYPE_ETHERNET } from './link.js';
 import type { DecodedPacket } from './packet.js';
+import { MAX_TUNNEL_DEPTH, tunnelInner } from './tunnel.js';
 
 export { DecodeCounters } from './counters.js';
 export { DecodedPacket } from './packet.js';
+
+export interface DecodeOptions {
+  /**
+   * Decapsulate IP-in-IP, GRE, VXLAN and GTP-U (up to MAX_TUNNEL_DEPTH levels): the
+   * packet given back is the innermost one (its addresses, ports, ipLen), with
+   * out.tunnelDepth > 0. Off by default.
+   */
+  tunnels?: boolean;
+}
 
 /**
  * Decodes one frame into `out` (reset first; out.buf = frame.buf, offsets index it).
@@ -20,7 +30,12 @@ export { DecodedPacket } from './packet.js';
  * buf[payloadOff .. payloadOff+payloadCapLen); payloadLen is the length on the wire.
  * out.wireLen is max(frame.wireLen, frame.capLen).
  */
-export function decodeFrame(frame: RawFrame, out: DecodedPacket, c: DecodeCounters): boolean {
+export function decodeFrame(frame: RawFrame, out: DecodedPacket, c: DecodeCounters, opts?: DecodeOptions): boolean {
+  const ok = decodeOuter(frame, out, c);
+  return ok && opts !== undefined && opts.tunnels === true ? decapsulate(out.buf, out, c) : ok;
+}
+
+function decodeOuter(frame: RawFrame, out: DecodedPacket, c: DecodeCounters): boolean {
   c.frames++;
   out.reset();
   const b = frame.buf;
@@ -52,4 +67,26 @@ export function decodeFrame(frame: RawFrame, out: DecodedPacket, c: DecodeCounte
   if (net === ETH_IPV4) return decodeIpv4(b, out.l3Off, end, start + wireLen, out, c);
   if (net === ETH_IPV6) return decodeIpv6(b, out.l3Off, end, start + wireLen, out, c);
   return false;
+}
+
+function decapsulate(b: Uint8Array, out: DecodedPacket, c: DecodeCounters): boolean {
+  for (let depth = 1; depth <= MAX_TUNNEL_DEPTH; depth++) {
+    // The inner packet lies in the captured part of the outer payload; its length on
+    // the wire is bounded by the outer payload's.
+    const capEnd = out.payloadOff + out.payloadCapLen;
+    const wireEnd = out.payloadOff + out.payloadLen;
+    const net = tunnelInner(b, out, c);
+    if (net === 0) return true;
+    c.tunnels++;
+    out.tunnelDepth = depth;
+    out.srcPort = out.dstPort = 0;
+    out.tcpSeq = out.tcpAck = out.tcpFlags = out.tcpWindow = 0;
+    const ok =
+      net === ETH_IPV4 ? decodeIpv4(b, out.l3Off, capEnd, wireEnd, out, c) : decodeIpv6(b, out.l3Off, capEnd, wireEnd, out, c);
+    if (!ok) {
+      out.ipVersion = 0;
+      return false;
+    }
+  }
+  return true;
 }

@@ -191,7 +191,7 @@ function pppProtocol(proto: number, p: number, out: DecodedPacket, c: DecodeCoun
  * Follows an ethertype at b[o]: VLAN tags (802.1Q, 802.1ad, QinQ), PPPoE
  * session, MPLS label stacks, Cisco FabricPath and LLC/SNAP, up to MAX_LINK_DEPTH levels.
  */
-function etherType(b: Uint8Array, o: number, end: number, type: number, out: DecodedPacket, c: DecodeCounters): number {
+export function etherType(b: Uint8Array, o: number, end: number, type: number, out: DecodedPacket, c: DecodeCounters): number {
   let tags = 0;
   for (let depth = 0; depth <= MAX_LINK_DEPTH; depth++) {
     switch (type) {

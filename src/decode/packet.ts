@@ -54,6 +54,8 @@ export class DecodedPacket {
   /** Offset in buf of the (outer) IP header and of the transport header. */
   l3Off = 0;
   l4Off = 0;
+  /** Tunnels opened to reach this packet (only with DecodeOptions.tunnels); 0 = outer packet. */
+  tunnelDepth = 0;
 
   reset(): void {
     this.ipVersion = 0;
@@ -71,5 +73,6 @@ export class DecodedPacket {
     this.vlan = 0;
     this.l3Off = 0;
     this.l4Off = 0;
+    this.tunnelDepth = 0;
   }
 }

@@ -459,3 +459,68 @@ test('random bytes on every link type never throw and offsets stay inside the fr
   assert.equal(c.frames, 20000);
   assert.ok(decoded > 1000, `decoded ${decoded}`);
 });
+
+test('tunnels: outer packet by default; with { tunnels: true } the inner one', () => {
+  const inner = { src: '192.168.7.1', dst: '192.168.7.2', sport: 50000, dport: 443, seq: 77, flags: 'PA', payload: 'tls!' };
+  const innerIp = ipPacket(inner, 6, tcpSegment(inner)); // 20 + 20 + 4 = 44 bytes
+  const outer = { src: '10.0.0.1', dst: '10.0.0.2' };
+  const run = (frame: Uint8Array) => {
+    const buf = new Uint8Array(frame.length + 7);
+    buf.set(frame, 7);
+    const f = newRawFrame();
+    f.buf = buf;
+    f.off = 7;
+    f.linkType = 1;
+    f.capLen = f.wireLen = frame.length;
+    const out = new DecodedPacket();
+    const c = new DecodeCounters();
+    const ok = decodeFrame(f, out, c, { tunnels: true });
+    const plain = new DecodedPacket();
+    decodeFrame(f, plain, new DecodeCounters());
+    return { ok, out, c, plain };
+  };
+  const expectInner = (r: ReturnType<typeof run>, l3Off: number, depth = 1) => {
+    assert.equal(r.ok, true);
+    assert.equal(r.out.tunnelDepth, depth);
+    assert.equal(addr(r.out, r.out.srcAddrOff), '192.168.7.1');
+    assert.equal(addr(r.out, r.out.dstAddrOff), '192.168.7.2');
+    assert.deepEqual([r.out.proto, r.out.srcPort, r.out.dstPort, r.out.tcpSeq, r.out.ipLen, r.out.payloadLen], [6, 50000, 443, 77, 44, 4]);
+    assert.equal(r.out.l3Off, O + l3Off);
+    assert.equal(r.c.tunnels, depth);
+    assert.equal(r.plain.tunnelDepth, 0);
+    assert.equal(addr(r.plain, r.plain.srcAddrOff), r.plain.ipVersion === 4 ? '10.0.0.1' : '2001:db8:0:0:0:0:0:1');
+  };
+  // IPv4 in IPv4 (protocol 4); IPv4 in IPv6 (next header 4).
+  expectInner(run(linkWrap({}, ipPacket(outer, 4, innerIp))), 14 + 20);
+  expectInner(run(linkWrap({}, ipPacket({ src: '2001:db8::1', dst: '2001:db8::2' }, 4, innerIp))), 14 + 40);
+  // GRE without options, and with key + sequence number (8 more bytes).
+  expectInner(run(linkWrap({}, ipPacket(outer, 47, concat(Uint8Array.of(0, 0, 0x08, 0x00), innerIp)))), 14 + 20 + 4);
+  expectInner(run(linkWrap({}, ipPacket(outer, 47, concat(Uint8Array.of(0x30, 0, 0x08, 0x00, 0, 0, 0, 9, 0, 0, 0, 1), innerIp)))), 14 + 20 + 12);
+  // PPTP GRE v1: key, sequence and ack present, then PPP (ff 03 00 21).
+  const pptp = Uint8Array.of(0x30, 0x81, 0x88, 0x0b, 0, 48, 0, 1, 0, 0, 0, 5, 0, 0, 0, 4, 0xff, 0x03, 0x00, 0x21);
+  expectInner(run(linkWrap({}, ipPacket(outer, 47, concat(pptp, innerIp)))), 14 + 20 + 20);
+  // GRE carrying Ethernet with its own VLAN tag: the frame's VLAN stays the outer one.
+  const teb = run(linkWrap({ vlan: 100 }, ipPacket(outer, 47, concat(Uint8Array.of(0, 0, 0x65, 0x58), linkWrap({ vlan: 7 }, innerIp)))));
+  expectInner(teb, 18 + 20 + 4 + 18);
+  assert.equal(teb.out.vlan, 100);
+  // VXLAN: UDP to 4789, 8-byte header, Ethernet.
+  const vx = concat(Uint8Array.of(0x08, 0, 0, 0, 0, 0x12, 0x34, 0), linkWrap({}, innerIp));
+  expectInner(run(udpFrame({ ...outer, sport: 33333, dport: 4789, payload: vx })), 14 + 20 + 8 + 8 + 14);
+  // GTP-U G-PDU, plain and with an extension header (PDU session container, 4 bytes).
+  const gtp = concat(Uint8Array.of(0x30, 0xff, 0, 44, 0, 0, 0, 1), innerIp);
+  expectInner(run(udpFrame({ ...outer, sport: 2152, dport: 2152, payload: gtp })), 14 + 20 + 8 + 8);
+  const gtpExt = concat(Uint8Array.of(0x34, 0xff, 0, 52, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0x09, 0), innerIp);
+  expectInner(run(udpFrame({ ...outer, sport: 2152, dport: 2152, payload: gtpExt })), 14 + 20 + 8 + 16);
+  // Three nested IP-in-IP: two are opened, the packet returned is the second level's.
+  const nested = ipPacket(outer, 4, ipPacket({ src: '10.1.0.1', dst: '10.1.0.2' }, 4, ipPacket({ src: '10.2.0.1', dst: '10.2.0.2' }, 4, innerIp)));
+  const n = run(linkWrap({}, nested));
+  assert.equal(n.out.tunnelDepth, 2);
+  assert.equal(addr(n.out, n.out.srcAddrOff), '10.2.0.1');
+  assert.equal(n.out.proto, 4);
+  assert.equal(n.out.srcPort, 0);
+  // Not a tunnel: UDP to 4789 without the VXLAN I flag stays the outer packet.
+  const notVx = run(udpFrame({ ...outer, sport: 1, dport: 4789, payload: new Uint8Array(30) }));
+  assert.equal(notVx.out.tunnelDepth, 0);
+  assert.equal(notVx.out.dstPort, 4789);
+  assert.equal(notVx.out.l3Off, O + 14);
+});
