@@ -38,7 +38,14 @@ export class JsonlSink implements Sink {
       this.st.dropped++;
       return;
     }
-    const line = JSON.stringify(rec) + '\n';
+    let line: string;
+    try {
+      line = JSON.stringify(rec) + '\n';
+    } catch {
+      this.st.errors++; // not serialisable (cycle, BigInt): never a crash
+      this.st.dropped++;
+      return;
+    }
     this.buf.push(line);
     this.bufBytes += line.length;
     this.bufLines++;

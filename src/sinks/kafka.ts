@@ -138,7 +138,15 @@ export class KafkaSink implements Sink {
   write(rec: Record<string, unknown>): void {
     const net = rec.network as Record<string, unknown> | undefined;
     const key = typeof net?.community_id === 'string' ? net.community_id : undefined;
-    this.delivery.write(encodeKafkaPayload(key, JSON.stringify(rec), this.clock()));
+    let payload: Buffer;
+    try {
+      payload = encodeKafkaPayload(key, JSON.stringify(rec), this.clock());
+    } catch {
+      this.delivery.stats.errors++; // not serialisable (cycle, BigInt): never a crash
+      this.delivery.stats.dropped++;
+      return;
+    }
+    this.delivery.write(payload);
   }
 
   flush(): Promise<void> {

@@ -227,8 +227,12 @@ export class Spool implements Backlog {
     if (this.wfd < 0) this.wfd = fs.openSync(this.file(tail.seq), 'a');
     this.hdr.writeUInt32BE(payload.length, 0);
     this.hdr.writeUInt32BE(crc32(payload), 4);
-    fs.writeSync(this.wfd, this.hdr, 0, HDR);
-    fs.writeSync(this.wfd, payload, 0, payload.length);
+    let done = fs.writevSync(this.wfd, [this.hdr, payload]);
+    // A short write (disk full, signal) is finished by hand; a failure leaves a torn tail
+    // that the next open cuts off.
+    while (done < need) {
+      done += done < HDR ? fs.writeSync(this.wfd, this.hdr, done, HDR - done) : fs.writeSync(this.wfd, payload, done - HDR, need - done);
+    }
     tail.size += need;
     tail.records++;
     this._bytes += need;

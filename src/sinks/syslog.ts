@@ -48,7 +48,15 @@ export class SyslogSink implements Sink {
   }
 
   write(rec: Record<string, unknown>): void {
-    this.delivery.write(this.formatter.format(rec));
+    let msg: Buffer;
+    try {
+      msg = this.formatter.format(rec);
+    } catch {
+      this.delivery.stats.errors++; // not serialisable (cycle, BigInt): never a crash
+      this.delivery.stats.dropped++;
+      return;
+    }
+    this.delivery.write(msg);
   }
 
   flush(): Promise<void> {

@@ -165,3 +165,22 @@ test('null sink counts; bad configs are STNN_CONFIG errors naming the field', as
   bad({ type: 'jsonl', path: '/nonexistent-dir/x.jsonl' }, /cannot open/);
   bad({ type: 'syslog', transport: 'tcp', spool: { dir: '/tmp/x', maxBytes: 10 } }, /maxBytes must be at least 1024/);
 });
+
+test('a record that cannot be serialised is dropped and counted, never thrown', async () => {
+  const cyclic = record(0) as Record<string, unknown>;
+  cyclic.self = cyclic;
+  const big = { ...record(1), n: 10n };
+  const dir = tmp('stnn-bad-');
+  const sinks = [
+    createSink({ type: 'jsonl', path: path.join(dir, 'x.jsonl') }),
+    createSink({ type: 'syslog', transport: 'tcp', port: await freePort(), backoffMinMs: 1000 }),
+    createSink({ type: 'kafka', brokers: ['127.0.0.1:1'], topic: 't', backoffMinMs: 1000, connectionTimeoutMs: 100, retries: 1 }),
+  ];
+  for (const s of sinks) {
+    s.write(cyclic);
+    s.write(big);
+    assert.equal(s.stats().dropped, 2, s.name);
+    assert.equal(s.stats().errors, 2, s.name);
+    await s.close();
+  }
+});
