@@ -8,6 +8,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Runner> }>
     summary: 'write the 115 STNN features of the TLS flows in captures (jsonl, csv, msgpack)',
     load: async () => (await import('./features.js')).run,
   },
+  dataset: {
+    summary: 'build a labelled training set from captures (dataset build), or describe one (dataset info)',
+    load: async () => (await import('./dataset.js')).run,
+  },
+  classify: {
+    summary: 'classify the TLS flows of captures with a model directory: verdict records as JSON lines',
+    load: async () => (await import('./classify.js')).run,
+  },
+  eval: {
+    summary: 'evaluate a model directory on a dataset: the paper\'s metrics, voting list vs max P, baselines',
+    load: async () => (await import('./eval.js')).run,
+  },
 };
 
 function usage(): string {

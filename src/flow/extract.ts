@@ -17,6 +17,11 @@ export interface ExtractOptions {
   allFlows?: boolean;
   flow?: Partial<FlowTableOptions>;
   onFlow: (f: FlowRecord) => void;
+  /**
+   * Awaited about every 64k frames and at the end of each file: lets an async
+   * consumer (classification) catch up, which bounds the flows waiting for it.
+   */
+  drain?: () => Promise<void>;
   /** Called about every 64k frames and at the end of each file. */
   onProgress?: (p: { file: string; fileIndex: number; files: number; bytesRead: number; totalBytes: number; frames: number }) => void;
 }
@@ -105,8 +110,9 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
           summary.ipPackets++;
           table.onPacket(pkt);
         }
-        if ((frames & 0xffff) === 0 && opts.onProgress) {
-          opts.onProgress({ file: path, fileIndex: i, files: paths.length, bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, frames: summary.frames + frames });
+        if ((frames & 0xffff) === 0) {
+          opts.onProgress?.({ file: path, fileIndex: i, files: paths.length, bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, frames: summary.frames + frames });
+          if (opts.drain) await opts.drain();
         }
       }
     } catch (err) {
@@ -118,6 +124,7 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
       reader.close();
       opts.onProgress?.({ file: path, fileIndex: i, files: paths.length, bytesRead: reader.totalBytes, totalBytes: reader.totalBytes, frames: summary.frames });
     }
+    if (opts.drain) await opts.drain();
   }
   summary.decode = decodeCounters.toJSON();
   return summary;
