@@ -282,6 +282,8 @@ export class Delivery {
     this.immediate = null;
     this.wake();
     await this.link.close().catch(() => {});
+    // A memory backlog dies with the process: what it still holds is lost, and counted.
+    if (!this.backlog.durable) this.stats.dropped += this.backlog.pending;
     this.stats.spoolBytes = this.backlog.bytes;
     this.backlog.close();
   }

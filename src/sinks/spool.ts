@@ -46,6 +46,8 @@ export interface Backlog {
   readonly pending: number;
   /** Bytes held (on disk for the spool). */
   readonly bytes: number;
+  /** True when what it holds outlives the process (the disk spool). */
+  readonly durable: boolean;
   sync(): void;
   close(): void;
 }
@@ -67,6 +69,7 @@ interface Segment {
 }
 
 export class Spool implements Backlog {
+  readonly durable = true;
   readonly dir: string;
   readonly maxBytes: number;
   readonly segmentBytes: number;
@@ -357,6 +360,7 @@ export class Spool implements Backlog {
 
 /** The backlog of a sink without a spool: a bounded queue in memory (lost at exit). */
 export class MemoryBacklog implements Backlog {
+  readonly durable = false;
   private q: Buffer[] = [];
   private head = 0;
   private _bytes = 0;

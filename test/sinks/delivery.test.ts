@@ -123,6 +123,7 @@ test('without a spool, a down sink keeps a bounded memory backlog', async () => 
   assert.equal(st.spoolBytes, four);
   assert.ok(four <= 5000 && four + f.format(record(4)).length > 5000);
   await sink.close();
+  assert.equal(sink.stats().dropped, 10, 'the 4 held in memory are lost at close, and counted');
 });
 
 test('jsonl sink: one line per record, appended, features kept', async () => {
