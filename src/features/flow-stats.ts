@@ -128,19 +128,29 @@ const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 const HI = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 1 : 0; // high word index
 
-function lenBucket(x: number): number {
+/*
+ * Doubles passed to or returned from a function V8 does not inline are boxed (a heap
+ * allocation). Hot-path helpers therefore take their double inputs from these scratch slots
+ * (IO: 0 = length, 1 = time, 2 = c_i, 3 = e_i; F64[0] for the bucket functions) and only
+ * small integers as arguments.
+ */
+const IO = new Float64Array(4);
+
+/** Bucket of the length in F64[0]. */
+function lenBucket(): number {
+  const x = F64[0];
   if (x < 16) return 0;
   if (x >= 131072) return NBL - 1;
-  F64[0] = x;
   const h = U32[HI];
   return 1 + (((h >>> 20) - 1023 - LEN_LO_EXP) << 3) + ((h >>> 17) & 7);
 }
 
-function iatBucket(x: number): number {
+/** Bucket of the interval in F64[0]. */
+function iatBucket(): number {
+  const x = F64[0];
   if (x === 0) return 0;
   if (x < 2 ** IAT_LO_EXP) return 1;
   if (x >= IAT_MEDIAN_MAX) return NBD - 1;
-  F64[0] = x;
   const h = U32[HI];
   return 2 + (((h >>> 20) - 1023 - IAT_LO_EXP) << 2) + ((h >>> 18) & 3);
 }
@@ -249,12 +259,20 @@ export class FlowStats {
    * backwards); dir 0 = client→server, 1 = server→client; phase 0 = handshake, 1 = data.
    */
   add(len: number, t: number, dir: 0 | 1, phase: 0 | 1): void {
+    // Kept tiny so that V8 inlines it into the caller: the doubles then go straight into
+    // the scratch slots instead of being boxed for a call.
+    IO[0] = len;
+    IO[1] = t;
+    this.step(dir & 1, phase & 1);
+  }
+
+  private step(d: number, p: number): void {
     const s = this.s;
-    if (!(len >= 0)) len = 0;
+    let len = IO[0];
+    let t = IO[1];
+    if (!(len >= 0)) len = IO[0] = 0;
     const nAll = s[N];
-    if (t - t !== 0) t = nAll === 0 ? 0 : s[TL];
-    const d = dir & 1;
-    const p = phase & 1;
+    if (t - t !== 0) t = IO[1] = nAll === 0 ? 0 : s[TL];
     if (nAll < W) {
       s[WT + nAll] = t;
       s[WL + nAll] = len;
@@ -264,17 +282,20 @@ export class FlowStats {
     }
     const x = this.ext;
     if (x !== null) {
-      const b = lenBucket(len);
+      F64[0] = len;
+      const b = lenBucket();
       x.counts[LEN_HIST_OFF + d * NBL + b]++;
       if (p === 0) x.counts[LEN_HIST_OFF + 2 * NBL + b]++;
     }
-    this.update(0, len, t, x);
-    this.update(1 + d, len, t, x);
-    this.update(3 + p, len, t, x);
+    this.update(0, x);
+    this.update(1 + d, x);
+    this.update(3 + p, x);
   }
 
-  private update(v: number, len: number, t: number, x: Ext | null): void {
+  private update(v: number, x: Ext | null): void {
     const s = this.s;
+    const len = IO[0];
+    const t = IO[1];
     const o = v * VS;
     const n = s[o + N] + 1;
     s[o + N] = n;
@@ -289,7 +310,11 @@ export class FlowStats {
       s[o + T1] = t;
       s[o + TL] = t;
       // LM2, CCOMP, CM2, D*, E* stay 0 (reset() zeroes them)
-      if (x !== null) sampleAdd(x, v, 1, len, 0);
+      if (x !== null) {
+        IO[2] = len;
+        IO[3] = 0;
+        sampleAdd(x, v, 1);
+      }
       return;
     }
     // length
@@ -343,8 +368,11 @@ export class FlowStats {
       s[o + EM2] += (e - em0) * (e - em1);
     }
     if (x !== null) {
-      x.counts[IAT_HIST_OFF + v * NBD + iatBucket(dd)]++;
-      sampleAdd(x, v, n, c, e);
+      F64[0] = dd;
+      x.counts[IAT_HIST_OFF + v * NBD + iatBucket()]++;
+      IO[2] = c;
+      IO[3] = e;
+      sampleAdd(x, v, n);
     }
   }
 
@@ -356,7 +384,8 @@ export class FlowStats {
     const cnt = x.counts;
     for (let i = 0; i < W; i++) {
       const f = wf[i];
-      const b = lenBucket(s[WL + i]);
+      F64[0] = s[WL + i];
+      const b = lenBucket();
       cnt[LEN_HIST_OFF + (f & 1) * NBL + b]++;
       if ((f & 2) === 0) cnt[LEN_HIST_OFF + 2 * NBL + b]++;
     }
@@ -375,15 +404,20 @@ export class FlowStats {
           c = s[WL + i];
           t1 = t;
           tl = t;
-          sampleAdd(x, v, 1, c, 0);
+          IO[2] = c;
+          IO[3] = 0;
+          sampleAdd(x, v, 1);
           continue;
         }
         c += s[WL + i];
         const tc = t > tl ? t : tl;
         const dd = tc - tl;
         tl = tc;
-        cnt[IAT_HIST_OFF + v * NBD + iatBucket(dd)]++;
-        sampleAdd(x, v, n, c, tc - t1);
+        F64[0] = dd;
+        cnt[IAT_HIST_OFF + v * NBD + iatBucket()]++;
+        IO[2] = c;
+        IO[3] = tc - t1;
+        sampleAdd(x, v, n);
       }
     }
     this.ext = x;
@@ -529,8 +563,8 @@ function insertSorted(a: Float64Array, m: number, x: number): void {
   a[i] = x;
 }
 
-/** Adds rank i's (c_i, e_i) to object v's sample ring. */
-function sampleAdd(x: Ext, v: number, i: number, c: number, e: number): void {
+/** Adds rank i's (c_i, e_i) = (IO[2], IO[3]) to object v's sample ring. */
+function sampleAdd(x: Ext, v: number, i: number): void {
   const m = x.meta;
   const mo = v * 4;
   let cnt = m[mo + 1];
@@ -540,6 +574,8 @@ function sampleAdd(x: Ext, v: number, i: number, c: number, e: number): void {
   // fast path: not a sampled rank and nothing to drop
   if (cnt !== 0 && i !== r0 + cnt * st && r0 + st > lo) return;
   let head = m[mo];
+  const c = IO[2];
+  const e = IO[3];
   const sp = x.samp;
   const base = v * 2 * K;
   if (cnt === 0) {
