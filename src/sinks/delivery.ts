@@ -10,10 +10,15 @@
 import type { Backlog } from './spool.js';
 
 export interface SinkStats {
+  /** Records the transport accepted (kernel for TCP/UDP, datagram queued for unix, broker ack for Kafka). */
   sent: number;
+  /** Failures: connect errors, link losses, refused records, unserialisable records. */
   errors: number;
+  /** Records written while the peer was failing, so held in the backlog for later. */
   spooled: number;
+  /** Records lost on purpose: backlog full, refused by the peer, unserialisable, memory backlog at close. */
   dropped: number;
+  /** Bytes in the backlog now (on disk for a spool): the spool depth. */
   spoolBytes: number;
 }
 

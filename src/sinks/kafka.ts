@@ -132,6 +132,7 @@ export class KafkaSink implements Sink {
       batchBytes: 900 * 1024,
       backoffMinMs: cfg.backoffMinMs ?? 500,
       backoffMaxMs: cfg.backoffMaxMs,
+      log: cfg.log,
     });
   }
 

@@ -31,6 +31,8 @@ export interface Sink {
 interface Common {
   /** Name in logs and metrics (default: the type, e.g. 'syslog'). */
   name?: string;
+  /** Receives one line per link failure/reconnect (syslog, kafka); default silent. */
+  log?: (msg: string) => void;
 }
 
 export interface JsonlConfig extends Common {

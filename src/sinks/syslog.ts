@@ -44,6 +44,7 @@ export class SyslogSink implements Sink {
       batchSize: cfg.batchSize ?? 256,
       backoffMinMs: cfg.backoffMinMs,
       backoffMaxMs: cfg.backoffMaxMs,
+      log: cfg.log,
     });
   }
 

@@ -66,7 +66,8 @@ async function freePort() {
 test('receiver down from the start: the spool fills to its bound, the rest is dropped and counted; all kept arrive in order', async () => {
   const port = await freePort();
   const dir = tmp('stnn-bound-');
-  const cfg: SinkConfig = { type: 'syslog', transport: 'tcp', port, hostname: 'h', procId: 1, clock: () => 0, spool: { dir, maxBytes: 64 * 1024 }, backoffMinMs: 30, backoffMaxMs: 60 };
+  const log: string[] = [];
+  const cfg: SinkConfig = { type: 'syslog', name: 'siem', transport: 'tcp', port, hostname: 'h', procId: 1, clock: () => 0, spool: { dir, maxBytes: 64 * 1024 }, backoffMinMs: 30, backoffMaxMs: 60, log: (m) => log.push(m) };
   const sink = createSink(cfg);
   for (let i = 0; i < 100; i++) sink.write(record(i));
   await sleep(100);
@@ -86,6 +87,8 @@ test('receiver down from the start: the spool fills to its bound, the rest is dr
   await sink.close();
   await rx.stop();
   assert.deepEqual(rx.ids(), Array.from({ length: kept }, (_, i) => i), 'the first records are kept, in order, once');
+  assert.equal(log[0], `siem: connect failed: connect ECONNREFUSED 127.0.0.1:${port}`);
+  assert.equal(log.at(-1), `siem: connected, ${kept} records to replay`);
   assert.equal(sink.stats().sent, kept);
   assert.equal(sink.stats().spoolBytes, 0);
 });
