@@ -5,7 +5,13 @@
  *
  * Streams. Each direction has its own cursor. Its stream starts at ISN+1 when the
  * SYN (or SYN-ACK) was seen, else at the sequence number of the first payload seen.
- * Bytes already consumed (retransmissions, overlaps) are ignored; a segment that
+ * Bytes already consumed (retransmissions, overlaps) are ignored, and so is a bare
+ * ACK (no PSH/SYN/FIN/RST) with 1..6 payload bytes that are all zero: Ethernet
+ * padding that some capture paths count in the IP length (`ack_padding`; nDPI's
+ * corpus has such flows, where the "payload" sits at the next real segment's
+ * sequence number and would otherwise corrupt the stream). If the next segment
+ * then starts right after those bytes, they were data after all and are fed as
+ * the zeros they were. A segment that
  * starts beyond the next expected byte waits in a small per-direction store
  * (`oooMaxSegments` segments, `oooMaxBytes` captured bytes). When the store is full,
  * the earliest hole is given up (`reorder_dropped`). Missing bytes (a hole given up,
@@ -108,6 +114,13 @@ export const defaultTlsCounters = new TlsCounters();
 
 const SYN = 0x02;
 const RST = 0x04;
+const ACK = 0x10;
+
+function allZero(buf: Uint8Array, off: number, n: number): boolean {
+  if (off < 0 || off + n > buf.length) return false;
+  for (let i = 0; i < n; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
 
 const ST_UNDECIDED: number = 0;
 const ST_TLS: number = 1;
@@ -144,6 +157,9 @@ class Side {
   hsSkip = 0;
   hsBody: Uint8Array | null = null;
   hsHave = 0;
+  /** Last segment taken as ACK padding (its bytes are zeros), padLen 0 = none. */
+  padSeq = 0;
+  padLen = 0;
   /** Out-of-order store (parallel arrays, `oN` used). */
   oSeq: number[] = [];
   oData: Uint8Array[] = [];
@@ -163,6 +179,7 @@ class Side {
 }
 
 const EMPTY = new Uint8Array(0);
+const ZEROS = new Uint8Array(6);
 
 export class TlsTracker implements HelloSink {
   private st = ST_UNDECIDED;
@@ -248,6 +265,15 @@ export class TlsTracker implements HelloSink {
 
   private packet(d: Side, dir: 0 | 1, seq: number, flags: number, buf: Uint8Array, off: number, capLen: number, wireLen: number): void {
     if ((flags & RST) !== 0) return; // RST payloads are diagnostics, not stream data
+    if ((flags & 0x3f) === ACK && wireLen > 0 && wireLen <= 6 && capLen === wireLen && allZero(buf, off, capLen)) {
+      // Ethernet padding counted in the IP length by some capture paths: a bare ACK "carrying"
+      // up to 6 zero bytes at the sequence number of the next real segment. Not stream data; had
+      // the bytes been real, the next segment starts after them and the hole rules apply.
+      this.counters.ack_padding++;
+      d.padSeq = seq;
+      d.padLen = wireLen;
+      return;
+    }
     if ((flags & SYN) !== 0) {
       // a SYN seen again before any byte of this side was followed may carry a new ISN
       if (!d.started || !d.fed) {
@@ -283,6 +309,15 @@ export class TlsTracker implements HelloSink {
   private segment(d: Side, dir: 0 | 1, seq: number, buf: Uint8Array, off: number, capLen: number, wireLen: number): void {
     for (;;) {
       const diff = (seq - d.nextSeq) | 0;
+      if (diff > 0 && diff === d.padLen && d.padSeq === d.nextSeq) {
+        // what looked like padding was real data (zeros): the next segment starts right after it
+        d.padLen = 0;
+        this.inOrder(d, dir, ZEROS, 0, diff, 0);
+        if (d.stopped || this.st === ST_NOT_TLS) return;
+        this.drain(d, dir);
+        if (d.stopped || this.st === ST_NOT_TLS) return;
+        continue;
+      }
       if (diff > 0) {
         if (this.store(d, seq, buf, off, capLen, wireLen)) return;
         // store full: give up the earliest hole, then retry this segment

@@ -271,6 +271,34 @@ test('pure ACKs, FIN and RST take the current phase; RST payload is not stream d
   assert.deepEqual(run(t, p), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
 });
 
+test('bare ACKs with a few zero bytes at the next sequence number are padding, not stream data', () => {
+  const counters = new TlsCounters();
+  const t = new TlsTracker(counters);
+  const c = new Conn();
+  const f = flights12();
+  const pad = (dir: 0 | 1, n: number): Pkt => ({ dir, seq: c.next[dir], flags: F_ACK, data: new Uint8Array(n) });
+  const p: Pkt[] = [c.syn(), c.synAck(), pad(0, 2)];
+  for (const fl of f.slice(0, 4)) p.push(c.send(fl.dir, fl.data), pad(fl.dir === 0 ? 1 : 0, 6));
+  p.push(pad(0, 1), c.send(0, f[4]!.data));
+  assert.deepEqual(run(t, p), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.equal(t.status, 'tls');
+  assert.deepEqual(t.info(), INFO12);
+  assert.equal(counters.ack_padding, 6);
+  assert.equal(counters.bad_records + counters.gaps + counters.retransmissions, 0);
+  // real data that happens to be a zero-filled bare ACK: the next segment starts after it, the zeros are fed
+  const c2 = new TlsCounters();
+  const t2 = new TlsTracker(c2);
+  const k = new Conn();
+  const rec = record(22, 0x0303, handshake(2, serverHelloBody()));
+  const body = cat(rec, record(22, 0x0303, [0, 0, 0, 0, 0, 0, 0, 0]), record(23, 0x0303, [5]));
+  const segs = k.sendSplit(1, body, [rec.length + 5, 6]);
+  run(t2, [k.syn(), k.synAck(), k.send(0, f[0]!.data), segs[0]!, { ...segs[1]!, flags: F_ACK }, segs[2]!]);
+  assert.equal(c2.ack_padding, 1);
+  assert.equal(c2.holes_skipped + c2.bad_records + c2.reorder_stored, 0);
+  assert.equal(c2.records, 4); // CH, SH, the 8-zero record, the data record
+  assert.equal(t2.handshakeDone, true);
+});
+
 test('flow picked up mid-stream (no SYN): stream starts at the first payload seen', () => {
   const t = new TlsTracker(new TlsCounters());
   const c = new Conn(0x7ffffff0, 0x12345678);
