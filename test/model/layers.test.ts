@@ -2,7 +2,12 @@ import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/engine.js';
-import { DepthConv3d, DepthMaxPool3d, foldDepth, unfoldDepth, blockKernel, conv2dSame3x3 } from '../../src/model/layers.js';
+import { DepthConv3d, DepthMaxPool3d, LstmStacks, foldDepth, unfoldDepth, blockKernel, conv2dSame3x3 } from '../../src/model/layers.js';
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
 
 /** Reference max-pool 2×2×2, stride 2, 'same' (pads after, ignores padding), in plain JS. */
 function refMaxPool3d(x: tf.Tensor5D): tf.Tensor5D {
@@ -26,10 +31,6 @@ for (const backend of ['wasm', 'cpu'] as const) {
 describe(`on the ${backend} backend`, () => {
 before(async () => { await initBackend(backend); });
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
 
 test('fold/unfold are inverse and put depth d, channel c at folded channel d*C+c', () => {
   const x = tf.tensor5d(Array.from({ length: 2 * 2 * 1 * 1 * 3 }, (_, i) => i), [2, 2, 1, 1, 3]);
@@ -100,3 +101,50 @@ test('gradient of the folded conv equals the gradient of tf.conv3d', () => {
 });
 });
 }
+
+/** Keras LSTM equations written out plainly for one stack (gate order i, f, c, o; sigmoid). */
+function refLstmStack(x: tf.Tensor2D, T: number, F: number, layers: { k: tf.Tensor2D; r: tf.Tensor2D; b: tf.Tensor1D }[]): tf.Tensor2D {
+  const B = x.shape[0];
+  let seq: tf.Tensor2D[] = tf.unstack(tf.reshape(x, [B, T, F]), 1) as tf.Tensor2D[];
+  let h: tf.Tensor2D = tf.zeros([B, 1]);
+  for (const { k, r, b } of layers) {
+    const U = r.shape[0];
+    h = tf.zeros([B, U]);
+    let c: tf.Tensor2D = tf.zeros([B, U]);
+    const out: tf.Tensor2D[] = [];
+    for (const xt of seq) {
+      const z = tf.add(tf.add(tf.matMul(xt, k), tf.matMul(h, r)), b);
+      const gate = (g: number) => tf.slice(z, [0, g * U], [B, U]);
+      const i = tf.sigmoid(gate(0)), f = tf.sigmoid(gate(1)), g = tf.tanh(gate(2)), o = tf.sigmoid(gate(3));
+      c = tf.add(tf.mul(f, c), tf.mul(i, g));
+      h = tf.mul(o, tf.tanh(c));
+      out.push(h);
+    }
+    seq = out;
+  }
+  return h;
+}
+
+test('LstmStacks equals two plain Keras-style LSTM stacks + dense maps', async () => {
+  await initBackend('wasm');
+  const [S, L, U, T, F, side] = [2, 3, 6, 5, 23, 3];
+  const layer = new LstmStacks({ stacks: S, layers: L, units: U, timesteps: T, features: F, side, seed: 9 });
+  const x = tf.randomNormal([4, T * F], 0, 1, 'float32', 4) as tf.Tensor2D;
+  const got = layer.apply(x) as tf.Tensor4D; // builds with seeded random weights
+  assert.deepEqual(got.shape, [4, side, side, S]);
+  const W = layer.getWeights();
+  // biases are initialised to 0 except the forget gate (1): check, then randomise them
+  assert.deepEqual(Array.from(W[2]!.dataSync()).slice(0, 4 * U), [...Array(U).fill(0), ...Array(U).fill(1), ...Array(2 * U).fill(0)]);
+  const W2 = W.map((w, i) => (i % 3 === 2 || i === W.length - 1 ? tf.randomNormal(w.shape, 0, 0.5, 'float32', 100 + i) : w));
+  layer.setWeights(W2);
+  const out = layer.apply(x) as tf.Tensor4D;
+  for (let s = 0; s < S; s++) {
+    const pick = (t: tf.Tensor) => tf.squeeze(tf.slice(t, [s, 0, 0], [1, -1, -1]), [0]);
+    const ls = [];
+    for (let l = 0; l < L; l++) ls.push({ k: pick(W2[3 * l]!) as tf.Tensor2D, r: pick(W2[3 * l + 1]!) as tf.Tensor2D, b: tf.reshape(pick(W2[3 * l + 2]!), [4 * U]) as tf.Tensor1D });
+    const h = refLstmStack(x, T, F, ls);
+    const map = tf.add(tf.matMul(h, pick(W2[3 * L]!) as tf.Tensor2D), tf.reshape(pick(W2[3 * L + 1]!), [side * side]));
+    const mine = tf.reshape(tf.slice(out, [0, 0, 0, s], [4, side, side, 1]), [4, side * side]);
+    assert.ok(maxAbsDiff(mine, map) <= 1e-5, `stack ${s}: diff ${maxAbsDiff(mine, map)}`);
+  }
+});

@@ -1,0 +1,263 @@
+/**
+ * Model directory:
+ *
+ *   DIR/manifest.json      format, feature set, architecture, normaliser, engine, apps
+ *   DIR/<app>/model.json   tfjs-layers topology + weights manifest (tfjs' own layout)
+ *   DIR/<app>/weights.bin  float32 weights
+ *   DIR/<app>/curve.csv    per-epoch loss/accuracy of the training that made it
+ *
+ * All applications of a directory share one architecture, feature set and normaliser (see
+ * normalize.ts). Writing an application never touches another one: its files go to a temporary
+ * directory renamed into place, then the manifest is rewritten atomically (temp file + rename).
+ * Files are read and written with node:fs (tfjs' file:// handlers exist only in tfjs-node).
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { FEATURE_SET_VERSION } from '../features/names.js';
+import { StnnError } from '../util/errors.js';
+import { checkNormalizer, type Normalizer } from './normalize.js';
+import { ARCH_KINDS, ARCH_SIZES, N_FEATURES, type ArchKind, type ArchSize } from './stnn.js';
+export { scoreBatch, scoreBatchDetailed, type Scores } from './score.js';
+
+/** Bumped when the directory layout or manifest meaning changes incompatibly. */
+export const MODEL_FORMAT_VERSION = 'stnn-models/1';
+export const MANIFEST = 'manifest.json';
+
+export interface Arch {
+  kind: ArchKind;
+  size: ArchSize;
+}
+
+export interface AppEntry {
+  /** Sub-directory (relative to the model directory) holding model.json and weights.bin. */
+  dir: string;
+  /** v_j for the 7 gaps (voting.ts). */
+  votingList: number[];
+  /** ISO time of the end of training. */
+  trainedAt: string;
+  /** Validation metrics and training facts (free-form numbers). */
+  metrics: Record<string, number>;
+  /** Row counts the model was trained on. */
+  dataSummary: Record<string, unknown>;
+}
+
+export interface Manifest {
+  format: typeof MODEL_FORMAT_VERSION;
+  featureSet: string;
+  arch: Arch;
+  normalizer: Normalizer;
+  apps: Record<string, AppEntry>;
+  engine: { tfjs: string; backend: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What a directory must match: this build's feature set, and optionally an architecture. */
+export interface Expectation {
+  featureSet?: string;
+  arch?: Arch;
+}
+
+const APP_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
+const RESERVED = new Set(['background', 'unknown']);
+
+/** Checks an application name (it becomes a directory name). */
+export function checkAppName(app: string): string {
+  if (!APP_RE.test(app) || RESERVED.has(app)) {
+    throw new StnnError('STNN_USAGE', `application name '${app}': use letters, digits, '.', '_', '+', '-' (not starting with a symbol, at most 100), and not 'background' or 'unknown'`);
+  }
+  return app;
+}
+
+function manifestPath(dir: string): string {
+  return path.join(dir, MANIFEST);
+}
+
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new StnnError('STNN_RUNTIME', `${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function sameArch(a: Arch, b: Arch): boolean {
+  return a.kind === b.kind && a.size === b.size;
+}
+
+function archText(a: Arch): string {
+  return `${a.kind}/${a.size}`;
+}
+
+/** Parses and checks manifest.json (null when the directory has none). */
+export function readManifest(dir: string, expect: Expectation = {}): Manifest | null {
+  const file = manifestPath(dir);
+  if (!existsSync(file)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new StnnError('STNN_MODEL', `${file}: not readable JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  const m = raw as Partial<Manifest> | null;
+  const bad = (field: string, why: string): never => {
+    throw new StnnError('STNN_MODEL', `${file}: ${field}: ${why}`);
+  };
+  if (!m || typeof m !== 'object' || Array.isArray(m)) bad('(top level)', 'expected an object');
+  if (m!.format !== MODEL_FORMAT_VERSION) bad('format', `expected '${MODEL_FORMAT_VERSION}', got '${String(m!.format)}'`);
+  if (typeof m!.featureSet !== 'string') bad('featureSet', 'missing');
+  const want = expect.featureSet ?? FEATURE_SET_VERSION;
+  if (m!.featureSet !== want) {
+    throw new StnnError('STNN_MODEL', `${file}: feature-set '${m!.featureSet}' does not match this build's '${want}' (retrain the models)`);
+  }
+  const a = m!.arch as Partial<Arch> | undefined;
+  if (!a || !ARCH_KINDS.includes(a.kind as ArchKind) || !ARCH_SIZES.includes(a.size as ArchSize)) {
+    bad('arch', `expected {kind: ${ARCH_KINDS.join('|')}, size: ${ARCH_SIZES.join('|')}}, got ${JSON.stringify(a)}`);
+  }
+  if (expect.arch && !sameArch(a as Arch, expect.arch)) {
+    throw new StnnError('STNN_MODEL', `${file}: architecture '${archText(a as Arch)}' does not match the requested '${archText(expect.arch)}'`);
+  }
+  const normalizer = checkNormalizer(m!.normalizer, N_FEATURES, file);
+  if (!m!.apps || typeof m!.apps !== 'object' || Array.isArray(m!.apps)) bad('apps', 'expected an object');
+  for (const [app, e] of Object.entries(m!.apps!)) {
+    if (!APP_RE.test(app)) bad(`apps.${app}`, 'not a valid application name');
+    if (!e || typeof e.dir !== 'string' || e.dir !== app) bad(`apps.${app}.dir`, `expected '${app}'`);
+    if (!Array.isArray(e.votingList) || !e.votingList.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) {
+      bad(`apps.${app}.votingList`, 'expected numbers in [0, 1]');
+    }
+  }
+  return { ...(m as Manifest), normalizer };
+}
+
+/** Serialises a model to {model.json, weights.bin} contents. */
+async function modelFiles(model: tf.LayersModel): Promise<{ json: string; weights: Uint8Array }> {
+  let artifacts: tf.io.ModelArtifacts | null = null;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    artifacts = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  const a = artifacts as unknown as tf.io.ModelArtifacts;
+  const data = a.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(a.weightData);
+  const json = JSON.stringify({
+    modelTopology: a.modelTopology,
+    format: a.format ?? 'layers-model',
+    generatedBy: a.generatedBy,
+    convertedBy: a.convertedBy ?? null,
+    weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }],
+  });
+  return { json, weights: new Uint8Array(data) };
+}
+
+async function loadModelFiles(dir: string, where: string): Promise<tf.LayersModel> {
+  let json: { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  let weights: Buffer;
+  try {
+    json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    weights = readFileSync(path.join(dir, 'weights.bin'));
+  } catch (err) {
+    throw new StnnError('STNN_MODEL', `${where}: cannot read model files in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message.split('\n')[0]}`);
+  }
+  const specs = json.weightsManifest?.flatMap((g) => g.weights) ?? [];
+  try {
+    const buf = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: buf }));
+  } catch (err) {
+    throw new StnnError('STNN_MODEL', `${where}: cannot load the model in ${dir}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+export interface SaveInfo {
+  featureSet: string;
+  arch: Arch;
+  normalizer: Normalizer;
+  engine: { tfjs: string; backend: string };
+  entry: Omit<AppEntry, 'dir'>;
+  /** Extra files to put next to the model (name → contents), e.g. curve.csv. */
+  extraFiles?: Record<string, string | Uint8Array>;
+}
+
+/**
+ * Writes (or replaces) one application's model and its manifest entry. An existing directory must
+ * have the same feature set, architecture and normaliser.
+ */
+export async function saveApp(dir: string, app: string, model: tf.LayersModel, info: SaveInfo): Promise<Manifest> {
+  checkAppName(app);
+  mkdirSync(dir, { recursive: true });
+  const now = new Date().toISOString();
+  const old = readManifest(dir, { featureSet: info.featureSet, arch: info.arch });
+  if (old && JSON.stringify(old.normalizer) !== JSON.stringify(info.normalizer)) {
+    throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: normalizer: the directory's normaliser differs from the one this model was trained with`);
+  }
+  const { json, weights } = await modelFiles(model);
+  const tmp = path.join(dir, `.${app}.tmp-${process.pid}`);
+  const final = path.join(dir, app);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  writeFileSync(path.join(tmp, 'model.json'), json);
+  writeFileSync(path.join(tmp, 'weights.bin'), weights);
+  for (const [name, body] of Object.entries(info.extraFiles ?? {})) writeFileSync(path.join(tmp, path.basename(name)), body);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  const m: Manifest = old ?? {
+    format: MODEL_FORMAT_VERSION,
+    featureSet: info.featureSet,
+    arch: info.arch,
+    normalizer: info.normalizer,
+    apps: {},
+    engine: info.engine,
+    createdAt: now,
+    updatedAt: now,
+  };
+  m.apps[app] = { dir: app, ...info.entry };
+  m.engine = info.engine;
+  m.updatedAt = now;
+  writeAtomic(manifestPath(dir), JSON.stringify(m, null, 2) + '\n');
+  return m;
+}
+
+/**
+ * Loads every application's model. Fails with a clear STNN_MODEL error when the directory has no
+ * manifest, was built for another feature set or architecture, or a model's topology is not the
+ * manifest's architecture.
+ */
+export async function loadModels(dir: string, expect: Expectation = {}): Promise<{ manifest: Manifest; models: Map<string, tf.LayersModel> }> {
+  const manifest = readManifest(dir, expect);
+  if (!manifest) throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: no model manifest (train with 'stnn train … --models ${dir}')`);
+  const models = new Map<string, tf.LayersModel>();
+  const want = `stnn_${manifest.arch.kind}_${manifest.arch.size}`;
+  for (const app of Object.keys(manifest.apps).sort()) {
+    const m = await loadModelFiles(path.join(dir, manifest.apps[app]!.dir), manifestPath(dir));
+    const inShape = m.inputs[0]?.shape;
+    if (m.name !== want || inShape?.length !== 2 || inShape[1] !== N_FEATURES) {
+      m.dispose();
+      for (const other of models.values()) other.dispose();
+      throw new StnnError('STNN_MODEL', `${path.join(dir, app, 'model.json')}: architecture '${m.name}' does not match the manifest's '${want}'`);
+    }
+    models.set(app, m);
+  }
+  return { manifest, models };
+}
+
+/** Removes one application (its files and manifest entry). */
+export function removeApp(dir: string, app: string): Manifest {
+  const m = readManifest(dir);
+  if (!m) throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: no model manifest`);
+  if (!m.apps[app]) throw new StnnError('STNN_USAGE', `${manifestPath(dir)}: no application '${app}' (have: ${Object.keys(m.apps).sort().join(', ') || 'none'})`);
+  const sub = m.apps[app]!.dir;
+  delete m.apps[app];
+  m.updatedAt = new Date().toISOString();
+  writeAtomic(manifestPath(dir), JSON.stringify(m, null, 2) + '\n');
+  rmSync(path.join(dir, sub), { recursive: true, force: true });
+  return m;
+}
+
+/** Applications of a directory with their entries, sorted by name. */
+export function listApps(dir: string): { manifest: Manifest; apps: [string, AppEntry][] } {
+  const m = readManifest(dir);
+  if (!m) throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: no model manifest`);
+  return { manifest: m, apps: Object.entries(m.apps).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
+}
