@@ -29,10 +29,15 @@ export class FileInput {
   pos = 0;
   private fd: number;
 
+  /**
+   * `seekable`: a regular file of known `size`, read with positioned reads. Otherwise
+   * (a pipe, a FIFO, /dev/stdin) `size` is 0 and the input is read strictly in order.
+   */
   constructor(
     readonly path: string,
     fd: number,
     readonly size: number,
+    readonly seekable: boolean,
     chunk = CHUNK_BYTES,
   ) {
     this.fd = fd;
@@ -72,22 +77,41 @@ export class FileInput {
     this.len = keep;
     if (this.fd < 0) return this.len;
     while (this.len < n) {
-      const r = readSync(this.fd, this.buf, this.len, this.buf.length - this.len, this.base + this.len);
+      const r = readSync(this.fd, this.buf, this.len, this.buf.length - this.len, this.seekable ? this.base + this.len : null);
       if (r <= 0) break;
       this.len += r;
     }
     return this.len;
   }
 
-  /** Advances the cursor by n bytes (which need not be buffered). */
-  skip(n: number): void {
+  /**
+   * Advances the cursor by n bytes, which need not be buffered. Returns false when
+   * the input ends first (the cursor is then at the end of the input).
+   */
+  skip(n: number): boolean {
     if (this.pos + n <= this.len) {
       this.pos += n;
-    } else {
-      this.base += this.pos + n;
+      return true;
+    }
+    if (this.seekable) {
+      const target = this.base + this.pos + n;
+      this.base = target <= this.size ? target : this.size;
       this.pos = 0;
       this.len = 0;
+      return target <= this.size;
     }
+    // Read and drop what is not buffered.
+    let rest = n - (this.len - this.pos);
+    this.base += this.len;
+    this.pos = 0;
+    this.len = 0;
+    while (rest > 0) {
+      const r = this.fd < 0 ? 0 : readSync(this.fd, this.buf, 0, Math.min(this.buf.length, rest), null);
+      if (r <= 0) return false;
+      rest -= r;
+      this.base += r;
+    }
+    return true;
   }
 
   close(): void {
@@ -146,9 +170,10 @@ export class PcapReader implements CaptureReader {
     this.le = le;
     this.nsecMul = magic === PCAP_MAGIC_NSEC ? 1 : 1000;
     this.hdrLen = magic === PCAP_MAGIC_KUZNETSOV ? 24 : 16;
-    if (inp.need(24) < 24) {
+    const got = inp.need(24);
+    if (got < 24) {
       inp.close();
-      throw new StnnError('STNN_BAD_INPUT', `${path}: truncated pcap file header (${inp.size} bytes, need 24)`);
+      throw new StnnError('STNN_BAD_INPUT', `${path}: truncated pcap file header (${got} bytes, need 24)`);
     }
     const v = inp.view;
     const p = inp.pos;

@@ -116,10 +116,9 @@ export class PcapngReader implements CaptureReader {
       }
       if (type !== BT_EPB && type !== BT_SPB && type !== BT_IDB && type !== BT_SHB && type !== BT_OPB) {
         // Unknown or uninteresting block: skip it unread.
-        if (start + len > inp.size) {
-          this.fail(truncatedError(this.path, start, `block of ${len} bytes, ${inp.size - start} present`));
+        if (!inp.skip(len)) {
+          this.fail(truncatedError(this.path, start, `block of ${len} bytes, ${inp.offset - start} present`));
         }
-        inp.skip(len);
         continue;
       }
       if (len > MAX_RECORD_BYTES) {

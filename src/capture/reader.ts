@@ -33,7 +33,7 @@ export function newRawFrame(): RawFrame {
 export interface CaptureReader {
   readonly path: string;
   readonly format: 'pcap' | 'pcapng';
-  /** Size of the file when it was opened. */
+  /** Size of the file when it was opened; 0 when unknown (a pipe or FIFO). */
   readonly totalBytes: number;
   /** File offset up to which records have been consumed (for progress). */
   bytesRead: number;
@@ -58,8 +58,9 @@ function isPcapMagic(m: number): boolean {
 }
 
 /**
- * Opens a pcap or pcapng file. A missing, unreadable or empty file, or one that
- * is not a capture, gives StnnError STNN_BAD_INPUT naming the path and the reason.
+ * Opens a pcap or pcapng file (or a FIFO / pipe such as /dev/stdin carrying one).
+ * A missing, unreadable or empty file, or one that is not a capture, gives
+ * StnnError STNN_BAD_INPUT naming the path and the reason.
  */
 export function openCapture(path: string, chunkBytes?: number): CaptureReader {
   let fd: number;
@@ -72,17 +73,20 @@ export function openCapture(path: string, chunkBytes?: number): CaptureReader {
     throw new StnnError('STNN_BAD_INPUT', `${path}: ${reason}`);
   }
   let size: number;
+  let seekable: boolean;
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new StnnError('STNN_BAD_INPUT', `${path}: is a directory`);
-    size = st.size;
-    if (size === 0) throw new StnnError('STNN_BAD_INPUT', `${path}: empty file`);
+    // Regular files are read with positioned reads; pipes, FIFOs and /dev/stdin in order.
+    seekable = st.isFile();
+    size = seekable ? st.size : 0;
+    if (seekable && size === 0) throw new StnnError('STNN_BAD_INPUT', `${path}: empty file`);
   } catch (e) {
     closeSync(fd);
     if (e instanceof StnnError) throw e;
     throw new StnnError('STNN_BAD_INPUT', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const inp = new FileInput(path, fd, size, chunkBytes);
+  const inp = new FileInput(path, fd, size, seekable, chunkBytes);
   let avail: number;
   try {
     avail = inp.need(4);
@@ -92,7 +96,7 @@ export function openCapture(path: string, chunkBytes?: number): CaptureReader {
   }
   if (avail < 4) {
     inp.close();
-    throw new StnnError('STNN_BAD_INPUT', `${path}: not a pcap or pcapng file (only ${avail} bytes)`);
+    throw new StnnError('STNN_BAD_INPUT', `${path}: ${avail === 0 ? 'empty file' : `not a pcap or pcapng file (only ${avail} bytes)`}`);
   }
   const magic = inp.view.getUint32(inp.pos, false);
   if (magic === PCAPNG_SHB) return new PcapngReader(path, inp);

@@ -405,3 +405,45 @@ test('offsets beyond 4 GiB: blocks after two sparse 3.9 GiB unknown blocks are f
   assert.equal(r.bytesRead, 48 + 2 * bigLen + 88);
   assert.equal(r.next(f), false);
 });
+
+test('a FIFO (like /dev/stdin) is read in order, skipped blocks included; a cut one reports the offset', async () => {
+  const { execFileSync, spawn } = await import('node:child_process');
+  const big = new Uint8Array(3 << 20).fill(7); // an unknown block larger than the chunk
+  const bytes = buildPcapngSections([
+    { interfaces: [{ link: 'ethernet', tsresol: 9 }], frames: [{ sec: 1, nsec: 5, bytes: A }] },
+    { interfaces: [{ link: 'raw' }], extraBlocks: [{ type: 0x99, body: big }], frames: [{ sec: 2, bytes: C }, { sec: 3, bytes: B }] },
+  ]);
+  const through = (data: Uint8Array, chunk: number) => {
+    const src = file(data, 'pcapng');
+    const fifo = join(dir, `fifo${seq++}`);
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn('sh', ['-c', 'cat "$0" > "$1"', src, fifo], { stdio: 'ignore' });
+    const done = new Promise((resolve) => child.on('exit', resolve));
+    const r = openCapture(fifo, chunk);
+    assert.equal(r.totalBytes, 0);
+    const f = newRawFrame();
+    const got: Array<[number, number, number, number]> = [];
+    let err: unknown;
+    try {
+      while (r.next(f)) got.push([f.interfaceId, f.tsSec, f.tsNsec, f.capLen]);
+    } catch (e) {
+      err = e;
+    }
+    return { got, err, bytesRead: r.bytesRead, done, fifo };
+  };
+  const ok = through(bytes, 4096);
+  await ok.done;
+  assert.equal(ok.err, undefined);
+  assert.deepEqual(ok.got, [
+    [0, 1, 5, 54],
+    [1, 2, 0, 1500],
+    [1, 3, 0, 70],
+  ]);
+  assert.equal(ok.bytesRead, bytes.length);
+  // SHB 28 + IDB 32 + EPB 88 = 148; SHB 28 + IDB 20 → the unknown block starts at 196.
+  const cut = through(bytes.subarray(0, 196 + 1000), 4096);
+  await cut.done;
+  assert.ok(cut.err instanceof StnnError);
+  assert.equal(cut.err.message, `${cut.fifo}: truncated record at byte offset 196 (block of ${12 + (3 << 20)} bytes, 1000 present)`);
+  assert.deepEqual(cut.got, [[0, 1, 5, 54]]);
+});
