@@ -4,6 +4,10 @@ type Runner = (argv: string[]) => Promise<number>;
 
 /** Commands load lazily so `stnn features` never pays for TensorFlow. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Runner> }> = {
+  demo: {
+    summary: 'the main job on the embedded default: the shipped capture (and model) — what npm start runs',
+    load: async () => (await import('./demo.js')).run,
+  },
   features: {
     summary: 'write the 115 STNN features of the TLS flows in captures (jsonl, csv, msgpack)',
     load: async () => (await import('./features.js')).run,

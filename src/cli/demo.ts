@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { labelFor, loadLabelRules } from '../dataset/labels.js';
+import { confusionMatrix, evalLabels, paperMetrics } from '../eval/metrics.js';
+import { extractFlows } from '../flow/extract.js';
+import type { FlowRecord, Verdict } from '../flow/record.js';
+import { Classifier } from '../inference/classifier.js';
+import { parseBackendOption } from '../model/engine.js';
+import { packageRoot } from '../util/paths.js';
+import { parseCommand, type CommandSpec } from './args.js';
+import { addTally, classifyCaptures, tallyTable, type AppTally } from './classify.js';
+import { formatSummary } from './features.js';
+
+const root = packageRoot();
+const options = {
+  capture: { type: 'string', default: join(root, 'data', 'testbed', 'sample.pcap') },
+  labels: { type: 'string', default: join(root, 'data', 'testbed', 'labels.yaml') },
+  models: { type: 'string', default: join(root, 'models', 'default') },
+  backend: { type: 'string' },
+} as const;
+
+const spec: CommandSpec<typeof options> = {
+  usage: 'stnn demo [--capture FILE] [--labels FILE] [--models DIR]',
+  summary:
+    'The main job on the embedded default: reads the shipped capture, and classifies its TLS flows with ' +
+    'the shipped model directory when there is one, printing a table per application and the accuracy ' +
+    'against the capture\'s labels (its SNI rules). Without a model it prints the flows per labelled application.',
+  options,
+  help: {
+    capture: 'capture to read (default: the shipped testbed sample)',
+    labels: 'SNI label rules for the accuracy (default: the sample\'s)',
+    models: 'model directory (default: the shipped models/default)',
+    backend: 'TensorFlow.js backend: node, wasm or cpu',
+  },
+};
+
+const rel = (p: string) => relative(process.cwd(), p) || p;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(argv, spec);
+  if (!parsed) return 0;
+  const v = parsed.values;
+  const capture = v.capture!;
+  const rules = loadLabelRules(v.labels!);
+  const t0 = process.hrtime.bigint();
+  const hasModel = existsSync(join(v.models!, 'manifest.json'));
+  process.stdout.write(`stnn demo: ${rel(capture)}, labels ${rel(v.labels!)}\n`);
+
+  if (!hasModel) {
+    const byApp = new Map<string, FlowRecord[]>();
+    const summary = await extractFlows([capture], {
+      onFlow: (f) => {
+        const app = labelFor(rules, f.tls?.sni);
+        const list = byApp.get(app);
+        if (list) list.push(f); else byApp.set(app, [f]);
+      },
+    });
+    process.stdout.write(`no model directory at ${rel(v.models!)}: showing the TLS flows per labelled application\n`);
+    process.stdout.write(`${'application'.padEnd(14)} ${'flows'.padStart(5)} ${'pkts/flow'.padStart(10)} ${'kB/flow'.padStart(9)} ${'secs/flow'.padStart(9)} ${'TLS 1.3'.padStart(7)}\n`);
+    for (const [app, fs] of [...byApp].sort()) {
+      const n = fs.length;
+      const pk = fs.reduce((s, f) => s + f.fwdPackets + f.bwdPackets, 0) / n;
+      const kb = fs.reduce((s, f) => s + f.fwdBytes + f.bwdBytes, 0) / n / 1000;
+      const secs = fs.reduce((s, f) => s + (f.end - f.start), 0) / n;
+      const v13 = fs.filter((f) => f.tls?.versionNegotiated === 'TLSv1.3').length;
+      process.stdout.write(`${app.padEnd(14)} ${String(n).padStart(5)} ${pk.toFixed(1).padStart(10)} ${kb.toFixed(1).padStart(9)} ${secs.toFixed(2).padStart(9)} ${String(v13).padStart(7)}\n`);
+    }
+    process.stdout.write('\n' + formatSummary(summary, Number(process.hrtime.bigint() - t0) / 1e9));
+    return summary.errors.length ? 1 : 0;
+  }
+
+  const clf = await Classifier.load(v.models!, parseBackendOption(v.backend));
+  process.stdout.write(`model ${rel(v.models!)}: ${clf.apps.length} applications (${clf.apps.join(', ')}), ${clf.manifest.arch.kind}/${clf.manifest.arch.size}, backend ${clf.backend}\n`);
+  const truth: string[] = [];
+  const pred: string[] = [];
+  const tally = new Map<string, AppTally>();
+  let summary;
+  try {
+    summary = await classifyCaptures([capture], clf, 256, (f: FlowRecord, verdict: Verdict) => {
+      truth.push(labelFor(rules, f.tls?.sni));
+      pred.push(verdict.app);
+      addTally(tally, verdict);
+    });
+  } finally {
+    clf.dispose();
+  }
+  process.stdout.write('\nverdicts per application:\n' + tallyTable(tally));
+  const e = evalLabels(truth, pred, clf.apps);
+  const m = paperMetrics(confusionMatrix(e.truth, e.pred, e.classes), e.classes);
+  const correct = truth.filter((t, i) => t === pred[i] || (t === 'background' && pred[i] === 'unknown')).length;
+  process.stdout.write(`\naccuracy against the labels: ${correct}/${truth.length} flows = ${(100 * m.accuracy).toFixed(1)} %\n`);
+  process.stdout.write(`macroP ${m.macroP.toFixed(3)}  macroR ${m.macroR.toFixed(3)}  macroF1 ${m.macroF1.toFixed(3)}  average accuracy ${m.avgAccuracy.toFixed(3)}  unknown ${(100 * m.unknownRate).toFixed(1)} %\n`);
+  process.stdout.write('\n' + formatSummary(summary, Number(process.hrtime.bigint() - t0) / 1e9));
+  return summary.errors.length ? 1 : 0;
+}
