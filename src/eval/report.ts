@@ -104,7 +104,7 @@ const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728'];
 function heatmapSvg(m: MethodResult, rejectLabel = 'unknown'): string {
   const n = m.classes.length;
   const cell = n > 14 ? 28 : 40;
-  const labelW = Math.min(180, 10 + 7 * Math.max(...m.classes.map((c) => c.length)));
+  const labelW = Math.min(200, 14 + 7.5 * Math.max(...m.classes.map((c) => c.length)));
   const top = labelW;
   const W = labelW + n * cell + 10;
   const H = top + n * cell + 30;
@@ -134,7 +134,7 @@ function heatmapSvg(m: MethodResult, rejectLabel = 'unknown'): string {
 
 function barsSvg(m: PaperMetrics): string {
   const cls = m.perClass;
-  const labelW = Math.min(180, 10 + 7 * Math.max(...cls.map((c) => c.cls.length)));
+  const labelW = Math.min(200, 14 + 7.5 * Math.max(...cls.map((c) => c.cls.length + (c.inMacro ? 0 : 2))));
   const barH = 7;
   const groupH = 3 * barH + 8;
   const plotW = 360;
@@ -168,7 +168,23 @@ function barsSvg(m: PaperMetrics): string {
   return parts.join('');
 }
 
-function lineChartSvg(title: string, series: { name: string; xs: number[]; ys: number[] }[], yLabel: string): string {
+/** Round tick values (steps of 1, 2 or 5 × 10^k) covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number, target = 5): number[] {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 0.5;
+    lo -= pad;
+    hi += pad;
+  }
+  const raw = (hi - lo) / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const start = Math.floor(lo / step + 1e-9) * step;
+  const out: number[] = [];
+  for (let v = start; v < hi + step * 0.999; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+function lineChartSvg(title: string, series: { name: string; xs: number[]; ys: number[] }[], xLabel: string): string {
   const W = 340;
   const H = 200;
   const L = 44;
@@ -183,22 +199,21 @@ function lineChartSvg(title: string, series: { name: string; xs: number[]; ys: n
     parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="axis">no data</text></svg>`);
     return parts.join('');
   }
-  let yMin = Math.min(...all);
-  let yMax = Math.max(...all);
-  if (yMax - yMin < 1e-9) {
-    yMin -= 0.5;
-    yMax += 0.5;
-  }
+  const ticks = niceTicks(Math.min(...all), Math.max(...all));
+  const yMin = ticks[0];
+  const yMax = ticks[ticks.length - 1];
   const xMin = Math.min(...xsAll);
-  const xMax = Math.max(...xsAll) === xMin ? xMin + 1 : Math.max(...xsAll);
+  const xMaxData = Math.max(...xsAll);
+  const xMax = xMaxData === xMin ? xMin + 1 : xMaxData;
   const px = (x: number) => L + ((x - xMin) / (xMax - xMin)) * (W - L - R);
   const py = (y: number) => T + (1 - (y - yMin) / (yMax - yMin)) * (H - T - B);
-  for (let t = 0; t <= 4; t++) {
-    const v = yMin + ((yMax - yMin) * t) / 4;
-    parts.push(`<line x1="${L}" y1="${py(v).toFixed(1)}" x2="${W - R}" y2="${py(v).toFixed(1)}" class="grid"/><text x="${L - 4}" y="${(py(v) + 3).toFixed(1)}" text-anchor="end" class="axis">${v.toPrecision(3)}</text>`);
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+  const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  for (const v of ticks) {
+    parts.push(`<line x1="${L}" y1="${py(v).toFixed(1)}" x2="${W - R}" y2="${py(v).toFixed(1)}" class="grid"/><text x="${L - 4}" y="${(py(v) + 3).toFixed(1)}" text-anchor="end" class="axis">${v.toFixed(digits)}</text>`);
   }
-  parts.push(`<text x="${L}" y="${H - 4}" class="axis">epoch ${xMin}</text><text x="${W - R}" y="${H - 4}" text-anchor="end" class="axis">${Math.max(...xsAll)}</text>`);
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 4}" text-anchor="middle" class="axis">${esc(yLabel)}</text>`);
+  parts.push(`<text x="${L}" y="${H - 4}" class="axis">${xMin}</text><text x="${W - R}" y="${H - 4}" text-anchor="end" class="axis">${xMaxData}</text>`);
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 4}" text-anchor="middle" class="axis">${esc(xLabel)}</text>`);
   series.forEach((s, k) => {
     const pts = s.xs.map((x, i) => (Number.isFinite(s.ys[i]) ? `${px(x).toFixed(1)},${py(s.ys[i]).toFixed(1)}` : '')).filter(Boolean);
     parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="1.8"><title>${esc(s.name)}</title></polyline>`);
@@ -220,11 +235,11 @@ function curvesHtml(c: TrainingCurve): string {
     lineChartSvg('loss', [
       { name: 'train', xs, ys: c.rows.map((r) => r.loss) },
       { name: 'validation', xs, ys: c.rows.map((r) => r.val_loss) },
-    ], 'loss') +
+    ], 'epoch') +
     lineChartSvg('accuracy', [
       { name: 'train', xs, ys: c.rows.map((r) => r.acc) },
       { name: 'validation', xs, ys: c.rows.map((r) => r.val_acc) },
-    ], 'accuracy') +
+    ], 'epoch') +
     (last ? `<p class="small">${c.rows.length} epochs; last: loss ${f4(last.loss)}, acc ${f4(last.acc)}, val_loss ${f4(last.val_loss)}, val_acc ${f4(last.val_acc)}</p>` : '') +
     `</div>`
   );

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { confusionMatrix, evalLabels, paperMetrics } from '../../src/eval/metrics.js';
-import { jsonPathFor, parseTrainingCsv, renderReport, writeReport, type MethodResult, type ReportData } from '../../src/eval/report.js';
+import { jsonPathFor, niceTicks, parseTrainingCsv, renderReport, writeReport, type MethodResult, type ReportData } from '../../src/eval/report.js';
 import { StnnError } from '../../src/util/errors.js';
 
 function method(name: string, truth: string[], pred: string[]): MethodResult {
@@ -125,4 +125,12 @@ test('training CSV: columns by name, errors name file, line and column', () => {
   assert.throws(() => parseTrainingCsv('epoch,loss,acc,val_loss,val_acc\n1,0.5,x,0.5,0.5\n', 'log.csv'), /log\.csv: line 2: acc: not a number/);
   assert.throws(() => parseTrainingCsv('epoch,loss,acc,val_loss,val_acc\n1,0.5\n', 'log.csv'), /log\.csv: line 2: acc: not a number/);
   assert.throws(() => parseTrainingCsv('', 'log.csv'), /log\.csv: empty training log/);
+});
+
+test('niceTicks: steps of 1, 2, 5 × 10^k covering the range', () => {
+  assert.deepEqual(niceTicks(0.0179, 0.8), [0, 0.2, 0.4, 0.6, 0.8]);
+  assert.deepEqual(niceTicks(0.5, 0.99), [0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+  // flat: ±10% → [0.45, 0.55], raw step 0.1/5 is a hair above 0.02 in floating point → step 0.05
+  assert.deepEqual(niceTicks(0.5, 0.5), [0.45, 0.5, 0.55]);
+  assert.deepEqual(niceTicks(3, 47), [0, 10, 20, 30, 40, 50]);
 });
