@@ -76,6 +76,7 @@ export class JsonlSink implements Sink {
       return;
     }
     try {
+      if (this.fd < 0) throw new Error('file not open');
       const b = Buffer.from(text, 'utf8');
       let off = 0;
       while (off < b.length) off += fs.writeSync(this.fd, b, off, b.length - off);
@@ -98,6 +99,20 @@ export class JsonlSink implements Sink {
       } catch {
         this.st.errors++;
       }
+    }
+  }
+
+  /** Closes and reopens the file (after log rotation moved it; e.g. on SIGHUP). */
+  async reopen(): Promise<void> {
+    if (this.stdout || this.closed) return;
+    await this.flush();
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    try {
+      this.fd = fs.openSync(this.cfg.path, 'a');
+    } catch (e) {
+      this.st.errors++;
+      throw new StnnError('STNN_RUNTIME', `sink ${this.name}: cannot reopen ${this.cfg.path}: ${(e as Error).message}`);
     }
   }
 

@@ -114,6 +114,47 @@ export class NullSink implements Sink {
   }
 }
 
+/** Several sinks as one: each record goes to every sink; stats are summed (per sink: `.sinks`). */
+export class MultiSink implements Sink {
+  constructor(
+    readonly sinks: Sink[],
+    readonly name = 'sinks',
+  ) {}
+  write(rec: Record<string, unknown>): void {
+    for (const s of this.sinks) s.write(rec);
+  }
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush()));
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.close()));
+  }
+  stats(): SinkStats {
+    const t: SinkStats = { sent: 0, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };
+    for (const s of this.sinks) {
+      const x = s.stats();
+      t.sent += x.sent;
+      t.errors += x.errors;
+      t.spooled += x.spooled;
+      t.dropped += x.dropped;
+      t.spoolBytes += x.spoolBytes;
+    }
+    return t;
+  }
+}
+
+/** Builds every sink of a config list; if one fails, those already built are closed. */
+export async function createSinks(cfgs: SinkConfig[]): Promise<MultiSink> {
+  const built: Sink[] = [];
+  try {
+    for (const c of cfgs) built.push(createSink(c));
+  } catch (e) {
+    await Promise.all(built.map((s) => s.close().catch(() => {})));
+    throw e;
+  }
+  return new MultiSink(built);
+}
+
 export function createSink(cfg: SinkConfig): Sink {
   switch (cfg.type) {
     case 'jsonl':

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createSink, type SinkConfig } from '../../src/sinks/sink.js';
+import { createSink, createSinks, type SinkConfig } from '../../src/sinks/sink.js';
+import type { JsonlSink } from '../../src/sinks/jsonl.js';
 import { StnnError } from '../../src/util/errors.js';
 import { SyslogFormatter } from '../../src/sinks/syslog-format.js';
 import { record } from './fixtures.js';
@@ -187,4 +188,22 @@ test('a record that cannot be serialised is dropped and counted, never thrown', 
     assert.equal(s.stats().errors, 2, s.name);
     await s.close();
   }
+});
+
+test('jsonl reopen after rotation; several sinks as one', async () => {
+  const dir = tmp('stnn-multi-');
+  const a = path.join(dir, 'a.jsonl');
+  const b = path.join(dir, 'b.jsonl');
+  const all = await createSinks([{ type: 'jsonl', path: a }, { type: 'jsonl', path: b }, { type: 'null' }]);
+  all.write(record(1));
+  await all.flush();
+  fs.renameSync(a, a + '.1'); // logrotate
+  await (all.sinks[0] as JsonlSink).reopen();
+  all.write(record(2));
+  await all.close();
+  assert.equal(fs.readFileSync(a + '.1', 'utf8').split('\n').length, 2);
+  assert.equal(JSON.parse(fs.readFileSync(a, 'utf8')).source.port, 51516);
+  assert.equal(fs.readFileSync(b, 'utf8').split('\n').length, 3);
+  assert.deepEqual(all.stats(), { sent: 6, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 });
+  await assert.rejects(createSinks([{ type: 'jsonl', path: path.join(dir, 'c.jsonl') }, { type: 'jsonl', path: '/nonexistent/x' }]), /cannot open/);
 });
