@@ -98,6 +98,7 @@ async function build(argv: string[]): Promise<number> {
       `stnn: dataset ${v.out}: ${c.kept} flows (TLS flows without SNI: ${c.noSni}, skipped with non-finite features: ${c.skippedNonFinite})\n`,
     );
     process.stderr.write(countsTable(result.dataset));
+    for (const w of splitWarnings(result.dataset)) process.stderr.write(`stnn: warning: ${w}\n`);
   } else {
     for (const e of result.extract.errors) process.stderr.write(`stnn: ${e.message}\n`);
   }
@@ -143,6 +144,18 @@ export function datasetInfo(ds: Dataset, path: string): DatasetInfo {
   };
 }
 
+/** Applications that some split lacks (training needs train and validation flows of an app). */
+export function splitWarnings(ds: Dataset): string[] {
+  const info = datasetInfo(ds, '');
+  const apps = info.classes.filter((c) => c.cls !== 'background');
+  const out: string[] = [];
+  const noVal = apps.filter((c) => c.validation === 0).map((c) => c.cls);
+  const noTest = apps.filter((c) => c.test === 0).map((c) => c.cls);
+  if (noVal.length) out.push(`no validation flows for ${noVal.join(', ')}: training needs them (early stopping, voting list); use --split-by flow or more captures`);
+  if (noTest.length) out.push(`no test flows for ${noTest.join(', ')}: 'stnn eval' cannot measure them`);
+  return out;
+}
+
 export function countsTable(ds: Dataset): string {
   const info = datasetInfo(ds, '');
   const w = Math.max(5, ...info.classes.map((c) => c.cls.length));
@@ -170,5 +183,6 @@ async function info(argv: string[]): Promise<number> {
   ];
   if (m.labels !== undefined) lines.push(`labels ${String(m.labels)}, split by ${String(m.splitBy)}, seed ${String(m.seed)}, fractions ${String(m.fractions)}`);
   process.stdout.write(lines.join('\n') + '\n\n' + countsTable(ds));
+  for (const w of splitWarnings(ds)) process.stdout.write(`warning: ${w}\n`);
   return 0;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/cli/dataset.js';
+import { run, splitWarnings } from '../../src/cli/dataset.js';
+import type { Dataset } from '../../src/dataset/io.js';
 import { StnnError } from '../../src/util/errors.js';
 import { ndpiPcapDir, repoRoot } from '../helpers/paths.js';
 
@@ -63,4 +64,16 @@ test('stnn dataset build + info on a real capture', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('splitWarnings: applications missing from validation or test', () => {
+  const ds = {
+    y: ['a', 'a', 'b', 'b', 'background'],
+    split: new Uint8Array([0, 1, 0, 2, 0]),
+  } as unknown as Dataset;
+  const full = { ...ds, names: ['f'], n: 5, file: ['x', 'x', 'x', 'x', 'x'], sni: ['', '', '', '', ''], meta: {} } as unknown as Dataset;
+  assert.deepEqual(splitWarnings(full), [
+    'no validation flows for b: training needs them (early stopping, voting list); use --split-by flow or more captures',
+    "no test flows for a: 'stnn eval' cannot measure them",
+  ]);
 });
