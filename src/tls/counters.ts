@@ -29,7 +29,7 @@ export class TlsCounters {
   hello_unexpected = 0;
   /** Segments carrying only bytes already seen (retransmissions). */
   retransmissions = 0;
-  /** Bare ACKs with 1..6 zero payload bytes taken as Ethernet padding, not stream data. */
+  /** Bare ACKs/SYNs with 1..6 zero payload bytes taken as Ethernet padding, not stream data. */
   ack_padding = 0;
   /** Segments cut by the snap length (captured < wire). */
   snap_cut_segments = 0;

@@ -6,7 +6,7 @@
  * Streams. Each direction has its own cursor. Its stream starts at ISN+1 when the
  * SYN (or SYN-ACK) was seen, else at the sequence number of the first payload seen.
  * Bytes already consumed (retransmissions, overlaps) are ignored, and so is a bare
- * ACK (no PSH/SYN/FIN/RST) with 1..6 payload bytes that are all zero: Ethernet
+ * ACK or SYN (no PSH/FIN) with 1..6 payload bytes that are all zero: Ethernet
  * padding that some capture paths count in the IP length (`ack_padding`; nDPI's
  * corpus has such flows, where the "payload" sits at the next real segment's
  * sequence number and would otherwise corrupt the stream). If the next segment
@@ -114,7 +114,8 @@ export const defaultTlsCounters = new TlsCounters();
 
 const SYN = 0x02;
 const RST = 0x04;
-const ACK = 0x10;
+const FIN = 0x01;
+const PSH = 0x08;
 
 function allZero(buf: Uint8Array, off: number, n: number): boolean {
   if (off < 0 || off + n > buf.length) return false;
@@ -265,15 +266,6 @@ export class TlsTracker implements HelloSink {
 
   private packet(d: Side, dir: 0 | 1, seq: number, flags: number, buf: Uint8Array, off: number, capLen: number, wireLen: number): void {
     if ((flags & RST) !== 0) return; // RST payloads are diagnostics, not stream data
-    if ((flags & 0x3f) === ACK && wireLen > 0 && wireLen <= 6 && capLen === wireLen && allZero(buf, off, capLen)) {
-      // Ethernet padding counted in the IP length by some capture paths: a bare ACK "carrying"
-      // up to 6 zero bytes at the sequence number of the next real segment. Not stream data; had
-      // the bytes been real, the next segment starts after them and the hole rules apply.
-      this.counters.ack_padding++;
-      d.padSeq = seq;
-      d.padLen = wireLen;
-      return;
-    }
     if ((flags & SYN) !== 0) {
       // a SYN seen again before any byte of this side was followed may carry a new ISN
       if (!d.started || !d.fed) {
@@ -281,6 +273,15 @@ export class TlsTracker implements HelloSink {
         d.nextSeq = (seq + 1) >>> 0;
       }
       seq = (seq + 1) >>> 0; // data on a SYN (TCP Fast Open) follows the SYN's sequence number
+    }
+    if ((flags & (PSH | FIN)) === 0 && wireLen > 0 && wireLen <= 6 && capLen === wireLen && allZero(buf, off, capLen)) {
+      // Ethernet padding counted in the IP length by some capture paths: a bare ACK or SYN
+      // "carrying" up to 6 zero bytes at the sequence number of the next real segment. Not stream
+      // data; had the bytes been real, the next segment starts after them and they are fed then.
+      this.counters.ack_padding++;
+      d.padSeq = seq;
+      d.padLen = wireLen;
+      return;
     }
     if (!(wireLen > 0) || d.stopped || this.final) return;
     if (!(capLen > 0)) capLen = 0;
