@@ -11,6 +11,9 @@ import { MAX_TUNNEL_DEPTH, tunnelInner } from './tunnel.js';
 
 export { DecodeCounters } from './counters.js';
 export { DecodedPacket } from './packet.js';
+export { MAX_LINK_DEPTH } from './link.js';
+export { MAX_IPV6_EXT_HEADERS } from './ip.js';
+export { MAX_TUNNEL_DEPTH } from './tunnel.js';
 
 export interface DecodeOptions {
   /**
@@ -27,8 +30,10 @@ export interface DecodeOptions {
  * are set, and for TCP/UDP the ports (and TCP fields) too. A TCP/UDP packet whose
  * transport header is missing or invalid gives false (counted), so a true result
  * always has usable ports for TCP/UDP. Payload bytes present are
- * buf[payloadOff .. payloadOff+payloadCapLen); payloadLen is the length on the wire.
- * out.wireLen is max(frame.wireLen, frame.capLen).
+ * buf[payloadOff .. payloadOff+payloadCapLen); payloadLen is the length on the wire
+ * (when payloadCapLen is 0, payloadOff may lie past the captured bytes).
+ * out.wireLen is max(frame.wireLen, frame.capLen). Counters count headers: with
+ * tunnels on, a frame's outer and inner layers are both counted.
  */
 export function decodeFrame(frame: RawFrame, out: DecodedPacket, c: DecodeCounters, opts?: DecodeOptions): boolean {
   const ok = decodeOuter(frame, out, c);
