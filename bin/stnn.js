@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { main } from '../dist/src/cli/main.js';
 
+// `stnn features big.pcap | head`: a closed pipe ends the command quietly
+process.stdout.on('error', (err) => {
+  if (err && err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => {
