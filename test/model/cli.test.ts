@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { writeDataset, DATASET_FORMAT } from '../../src/dataset/io.js';
+import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../../src/features/names.js';
+import { mulberry32 } from '../../src/dataset/split.js';
+import { run as train } from '../../src/cli/train.js';
+import { run as models } from '../../src/cli/models.js';
+import { StnnError } from '../../src/util/errors.js';
+
+async function captureStdout(fn: () => Promise<number>): Promise<[number, string]> {
+  const orig = process.stdout.write.bind(process.stdout);
+  let out = '';
+  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => { out += s; return true; };
+  try {
+    return [await fn(), out];
+  } finally {
+    (process.stdout as unknown as { write: typeof orig }).write = orig;
+  }
+}
+
+test('stnn train adds apps to a model directory, --app retrains one, models list/remove', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stnn-cli-'));
+  const n = 150;
+  const rnd = mulberry32(3);
+  const X = new Float32Array(n * 115);
+  const y: string[] = [];
+  const split = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = ['alpha', 'beta', 'background'][i % 3]!;
+    y.push(c);
+    split[i] = i % 5 < 3 ? 0 : i % 5 === 3 ? 1 : 2;
+    for (let j = 0; j < 115; j++) X[i * 115 + j] = (c === 'alpha' && j < 23 ? 100 : c === 'beta' && j >= 23 && j < 46 ? 100 : 10) * (0.5 + rnd());
+  }
+  const file = path.join(dir, 'set.msgpack');
+  writeDataset(file, {
+    format: DATASET_FORMAT, featureSet: FEATURE_SET_VERSION, names: [...FEATURE_NAMES], n, X, y, split,
+    file: y.map(() => 'synthetic.pcap'), sni: y.map(() => ''), meta: {},
+  });
+  const mdir = path.join(dir, 'models');
+  const common = ['--models', mdir, '--size', 'tiny', '--epochs', '2', '--batch', '32', '--quiet'];
+  assert.equal(await train([file, ...common]), 0);
+  const m = JSON.parse(readFileSync(path.join(mdir, 'manifest.json'), 'utf8'));
+  assert.deepEqual(Object.keys(m.apps).sort(), ['alpha', 'beta']);
+  assert.deepEqual(m.arch, { kind: 'stnn', size: 'tiny' });
+  assert.equal(m.featureSet, FEATURE_SET_VERSION);
+  assert.equal(m.apps.alpha.votingList.length, 7);
+  assert.equal(m.apps.alpha.dataSummary.trainPositive, 30);
+  assert.equal(m.apps.alpha.dataSummary.trainNegative, 60);
+  const curve = readFileSync(path.join(mdir, 'alpha', 'curve.csv'), 'utf8').trim().split('\n');
+  assert.equal(curve[0], 'epoch,loss,acc,val_loss,val_acc,seconds,samples');
+  assert.ok(curve.length >= 2 && curve.length <= 3);
+
+  // retrain beta only: alpha's files stay byte-identical
+  const alphaWeights = readFileSync(path.join(mdir, 'alpha', 'weights.bin'));
+  assert.equal(await train([file, ...common, '--app', 'beta', '--seed', '7']), 0);
+  assert.deepEqual(readFileSync(path.join(mdir, 'alpha', 'weights.bin')), alphaWeights);
+  const m2 = JSON.parse(readFileSync(path.join(mdir, 'manifest.json'), 'utf8'));
+  assert.equal(m2.apps.beta.dataSummary.seed, 7);
+  assert.equal(m2.apps.alpha.trainedAt, m.apps.alpha.trainedAt);
+
+  // another architecture into the same directory is refused before training
+  await assert.rejects(train([file, ...common, '--arch', 'cnn']), (e: unknown) =>
+    e instanceof StnnError && e.code === 'STNN_MODEL' && /architecture 'stnn\/tiny' does not match the requested 'cnn\/tiny'/.test(e.message));
+  await assert.rejects(train([file, ...common, '--app', 'gamma']), /no training flows labelled 'gamma'/);
+  await assert.rejects(train([file, '--size', 'tiny']), /--models DIR is required/);
+
+  const [code, listing] = await captureStdout(() => models(['list', '--models', mdir]));
+  assert.equal(code, 0);
+  assert.match(listing, /architecture stnn\/tiny/);
+  assert.match(listing, /^alpha +\S+ +30\/60 /m);
+  assert.match(listing, /^beta +\S+ +30\/60 /m);
+  assert.equal(await models(['remove', '--models', mdir, 'beta']), 0);
+  assert.ok(!existsSync(path.join(mdir, 'beta')));
+  const [, listing2] = await captureStdout(() => models(['list', '--models', mdir]));
+  assert.doesNotMatch(listing2, /^beta /m);
+  await assert.rejects(models(['remove', '--models', mdir, 'beta']), /no application 'beta' \(have: alpha\)/);
+  rmSync(dir, { recursive: true, force: true });
+});
