@@ -287,6 +287,17 @@ export class Delivery {
     this.immediate = null;
     this.wake();
     await this.link.close().catch(() => {});
+    // A send still in flight settles (the closed link fails it) before the backlog is closed.
+    const until = Date.now() + 2000;
+    while (this.sending && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
     // A memory backlog dies with the process: what it still holds is lost, and counted.
     if (!this.backlog.durable) this.stats.dropped += this.backlog.pending;
     this.stats.spoolBytes = this.backlog.bytes;

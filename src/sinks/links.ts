@@ -109,11 +109,14 @@ export class StreamLink implements Link {
     this.sock = null;
     if (!sock) return Promise.resolve();
     return new Promise((resolve) => {
-      sock.end(() => resolve());
-      setTimeout(() => {
+      const t = setTimeout(() => {
         sock.destroy();
         resolve();
-      }, 1000).unref();
+      }, 1000);
+      sock.end(() => {
+        clearTimeout(t);
+        resolve();
+      });
     });
   }
 }
@@ -277,12 +280,15 @@ export class UnixDgramLink implements Link {
     this.proc = null;
     if (!proc) return Promise.resolve();
     return new Promise((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.stdin!.end();
-      setTimeout(() => {
+      const t = setTimeout(() => {
         proc.kill();
         resolve();
-      }, 1000).unref();
+      }, 1000);
+      proc.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      proc.stdin!.end();
     });
   }
 }
