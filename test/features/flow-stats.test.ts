@@ -296,3 +296,16 @@ test('cumulative medians: a jump just past the middle rank shows a real rank err
     assert.ok(r >= 1 && r <= R, `${FEATURE_NAMES[j]}: achieved rank error ${r}, bound ${R}`);
   }
 });
+
+test('cumulative medians of a steady stream are exact up to float32 rounding (linear interpolation between samples)', () => {
+  // constant length and constant 2 ms spacing: c_i and e_i are linear in i, so interpolating
+  // between two samples gives the value at the middle rank itself
+  for (const n of [1000, 4096, 100_001]) {
+    const flow = Array.from({ length: n }, (_, i) => pk(1000, i * 0.002, 1, 1));
+    const got = run(flow);
+    const ref = exactFeatures(flow);
+    for (const j of [8, 18]) {
+      assert.ok(Math.abs(got[j] - ref[j]) <= 2 ** -22 * ref[j], `n=${n} ${FEATURE_NAMES[j]} ${got[j]} vs ${ref[j]}`);
+    }
+  }
+});
