@@ -223,8 +223,15 @@ export class FlowTable {
       b1 = rd32(buf, d + 4); b2 = rd32(buf, d + 8); b3 = rd32(buf, d + 12);
     }
     const sp = p.srcPort, dp = p.dstPort;
-    const ha = mix32((a0 ^ mix32(a1 ^ mix32(a2 ^ mix32(a3)))) + sp);
-    const hb = mix32((b0 ^ mix32(b1 ^ mix32(b2 ^ mix32(b3)))) + dp);
+    // symmetric: one hash per endpoint, combined by addition
+    let ha: number, hb: number;
+    if (v6) {
+      ha = mix32(Math.imul(a0 ^ mix32(a1 ^ mix32(a2 ^ a3)), 0x9e3779b1) + sp);
+      hb = mix32(Math.imul(b0 ^ mix32(b1 ^ mix32(b2 ^ b3)), 0x9e3779b1) + dp);
+    } else {
+      ha = mix32(Math.imul(a0, 0x9e3779b1) + sp);
+      hb = mix32(Math.imul(b0, 0x9e3779b1) + dp);
+    }
     const hash = mix32(((ha + hb) >>> 0) ^ (p.proto << 16) ^ p.vlan) & 0x3fffffff;
 
     // find the flow and the packet's direction (0 = from the client)
