@@ -70,7 +70,6 @@ class KafkaLink implements Link {
       createPartitioner: Partitioners.DefaultPartitioner,
       idempotent,
       maxInFlightRequests: idempotent ? 1 : undefined,
-      allowAutoTopicCreation: false,
       retry: { retries: Math.max(1, this.cfg.retries ?? 5), initialRetryTime: 100, maxRetryTime: 5000 },
     });
     try {

@@ -175,7 +175,7 @@ export class SyslogFormatter {
       // message valid with NILVALUE structured data; the JSON still carries the fields.
       head = Buffer.from(`<${this.pri}>1 ${ts}${this.headerRest}- `, 'utf8');
     }
-    const room = this.maxMessageBytes - head.length - bom.length;
+    const room = Math.max(0, this.maxMessageBytes - head.length - bom.length);
     let body: Buffer = msg;
     if (msg.length > room) {
       body = utf8Prefix(msg, room);

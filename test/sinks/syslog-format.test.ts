@@ -82,6 +82,16 @@ test('UTF-8-safe truncation at the size limit, counted', () => {
   new TextDecoder('utf-8', { fatal: true }).decode(out); // throws on a split sequence
 });
 
+test('oversized header fields: structured data falls back to NILVALUE, MSG cut to fit', () => {
+  const f = new SyslogFormatter({ hostname: 'h'.repeat(300), appName: 'a'.repeat(60), procId: 'p'.repeat(200), clock: fixed.clock, maxMessageBytes: 480 });
+  const out = f.format(record(0));
+  // Fields are capped at RFC 5424 lengths (255, 48, 128); header + "- " is 476 bytes, BOM 3, 1 byte of JSON.
+  const head = `<134>1 2023-11-14T22:13:23.123Z ${'h'.repeat(255)} ${'a'.repeat(48)} ${'p'.repeat(128)} verdict - `;
+  assert.equal(Buffer.byteLength(head), 476);
+  assert.ok(out.equals(Buffer.concat([Buffer.from(head), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{')])));
+  assert.equal(f.truncated, 1);
+});
+
 test('octet counting frame is LEN SP MSG with the length in bytes', () => {
   assert.equal(octetCount(Buffer.from('abc€')).toString('utf8'), '6 abc€');
   assert.equal(octetCount(Buffer.alloc(0)).toString(), '0 ');
