@@ -33,8 +33,10 @@ test('CRC-32C: check value and RFC 3720 vectors; agrees with kafkajs', () => {
 });
 
 test('record batch decoder reads a hand-built batch and catches a bad CRC', () => {
-  // One record: key "k", value "v", no headers. Body 00 00 00 02 6b 02 76 00 (8 bytes) → length varint 0x10.
-  const rec = Buffer.from([0x10, 0x00, 0x00, 0x00, 0x02, 0x6b, 0x02, 0x76, 0x00]);
+  // One record: key "k", value "v", one header h=x. Body: attributes 00, timestamp delta 00,
+  // offset delta 00, key 02 6b, value 02 76, 1 header (zig-zag 02): 02 68, 02 78 → 12 bytes,
+  // so the length varint is zig-zag(12) = 0x18.
+  const rec = Buffer.from([0x18, 0x00, 0x00, 0x00, 0x02, 0x6b, 0x02, 0x76, 0x02, 0x02, 0x68, 0x02, 0x78]);
   const afterCrc = Buffer.alloc(2 + 4 + 8 + 8 + 8 + 2 + 4 + 4);
   let o = 0;
   o = afterCrc.writeInt16BE(0, o); // attributes: no compression, not transactional
@@ -48,12 +50,13 @@ test('record batch decoder reads a hand-built batch and catches a bad CRC', () =
   const crcPart = Buffer.concat([afterCrc, rec]);
   const head = Buffer.alloc(8 + 4 + 4 + 1 + 4);
   head.writeBigInt64BE(0n, 0);
-  head.writeInt32BE(4 + 1 + 4 + crcPart.length, 8); // 58
+  head.writeInt32BE(4 + 1 + 4 + crcPart.length, 8); // epoch 4 + magic 1 + crc 4 + 40 header bytes after the CRC + record 13 = 62
   head.writeInt32BE(0, 12);
   head.writeInt8(2, 16);
   head.writeUInt32BE(crc32c(crcPart), 17);
   const batch = Buffer.concat([head, crcPart]);
-  assert.equal(batch.readInt32BE(8), 58);
+  assert.equal(batch.readInt32BE(8), 62);
+  assert.equal(batch.length, 12 + 62);
   const d = decodeRecordBatch(new Reader(batch));
   assert.deepEqual(d.violations, []);
   assert.equal(d.magic, 2);
@@ -61,10 +64,12 @@ test('record batch decoder reads a hand-built batch and catches a bad CRC', () =
   assert.equal(d.producerEpoch, 3);
   assert.equal(d.baseSequence, 42);
   assert.equal(d.records.length, 1);
-  assert.equal(d.records[0]!.length, 8);
+  assert.equal(d.records[0]!.length, 12);
   assert.equal(String(d.records[0]!.key), 'k');
   assert.equal(String(d.records[0]!.value), 'v');
-  batch[batch.length - 2] ^= 1; // value byte: CRC no longer matches
+  assert.deepEqual(d.records[0]!.headers.map((h) => [h.key, String(h.value)]), [['h', 'x']]);
+  assert.equal(d.crc, d.crcComputed);
+  batch[batch.length - 6] ^= 1; // the value byte "v": CRC no longer matches
   const bad = decodeRecordBatch(new Reader(batch));
   assert.match(bad.violations.join(), /CRC-32C mismatch/);
   batch[16] = 1;
