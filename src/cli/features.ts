@@ -8,6 +8,7 @@ import { Progress } from './progress.js';
 const options = {
   format: { type: 'string', default: 'jsonl' },
   'all-flows': { type: 'boolean', default: false },
+  'no-tunnels': { type: 'boolean', default: false },
   out: { type: 'string', short: 'o' },
   'idle-timeout': { type: 'string' },
   'active-timeout': { type: 'string' },
@@ -28,6 +29,7 @@ const spec: CommandSpec<typeof options> = {
   help: {
     format: 'output format: jsonl (ECS records), csv (a row per flow), msgpack',
     'all-flows': 'also write flows that are not TLS',
+    'no-tunnels': 'do not open tunnels (IP-in-IP, GRE, VXLAN, GTP-U): report the outer packets\' flows',
     out: 'write to FILE instead of stdout',
     'idle-timeout': 'seconds without packets that end a flow (default 120)',
     'active-timeout': 'seconds after which a long flow is reported and continued (default 1800)',
@@ -82,6 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     summary = await extractFlows(files, {
       allFlows: Boolean(v['all-flows']),
+      tunnels: !v['no-tunnels'],
       flow,
       onFlow: (f) => writer.write(f),
       onProgress: (p) => progress.update(p.fileIndex + p.bytesRead / Math.max(1, p.totalBytes), p.files, p.file, p.frames),

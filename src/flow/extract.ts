@@ -15,6 +15,8 @@ import { FlowTable, type Flow, type FlowTableOptions } from './table.js';
 export interface ExtractOptions {
   /** Also report flows that are not TLS (default: TLS flows only). */
   allFlows?: boolean;
+  /** Follow tunnels (IP-in-IP, GRE, VXLAN, GTP-U) to the inner flows (default true). */
+  tunnels?: boolean;
   flow?: Partial<FlowTableOptions>;
   onFlow: (f: FlowRecord) => void;
   /**
@@ -88,6 +90,7 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
   };
   const frame: RawFrame = { linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, wireLen: 0, buf: new Uint8Array(0), off: 0 };
   const pkt = new DecodedPacket();
+  const decodeOpts = { tunnels: opts.tunnels !== false };
   for (let i = 0; i < paths.length; i++) {
     const path = paths[i];
     const onEnd = (f: Flow, reason: EndReason) => {
@@ -106,7 +109,7 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
     try {
       while (reader.next(frame)) {
         frames++;
-        if (decodeFrame(frame, pkt, decodeCounters)) {
+        if (decodeFrame(frame, pkt, decodeCounters, decodeOpts)) {
           summary.ipPackets++;
           table.onPacket(pkt);
         }

@@ -37,9 +37,9 @@ test('packets per direction and SNI agree with nDPI on ≥ 99 % of its TLS flows
   const all = await compareCorpus();
   const comparable = all.filter((c) => c.ours.length > 0);
   const agree = comparable.filter((c) => c.packetsAgree && c.sniAgree);
-  // nDPI recognised 808 TLS flows by DPI in these files; a handful are inside tunnels we do not open
+  // nDPI recognised 808 TLS flows by DPI in these files; 807 can be matched (docs/ndpi-agreement.md)
   assert.ok(all.length >= 800, `nDPI TLS flows ${all.length}`);
-  assert.ok(comparable.length >= 790, `comparable flows ${comparable.length}`);
+  assert.ok(comparable.length >= 805, `comparable flows ${comparable.length}`);
   const rate = agree.length / comparable.length;
   assert.ok(rate >= 0.99, `agreement ${(rate * 100).toFixed(2)} % (${agree.length}/${comparable.length}); see docs/ndpi-agreement.md`);
 });
