@@ -148,25 +148,25 @@ export class UdpLink implements Link {
     });
   }
 
+  /** One datagram after the other, so that `accepted` is exact when one fails. */
   send(msgs: Buffer[]): Promise<void> {
     const sock = this.sock;
     if (!sock) return Promise.reject(new LinkError(`udp ${this.host}:${this.port} not connected`, 0));
     return new Promise((resolve, reject) => {
-      let accepted = 0;
-      let done = false;
-      for (const m of msgs) {
-        sock.send(m, (err) => {
-          if (done) return;
+      let i = 0;
+      const next = () => {
+        if (i === msgs.length) return resolve();
+        sock.send(msgs[i]!, (err) => {
           if (err) {
-            done = true;
             const refused = (err as NodeJS.ErrnoException).code === 'EMSGSIZE';
-            reject(new LinkError(`udp ${this.host}:${this.port}: ${err.message}`, accepted, refused));
-          } else if (++accepted === msgs.length) {
-            done = true;
-            resolve();
+            reject(new LinkError(`udp ${this.host}:${this.port}: ${err.message}`, i, refused));
+            return;
           }
+          i++;
+          next();
         });
-      }
+      };
+      next();
     });
   }
 
@@ -249,29 +249,29 @@ export class UnixDgramLink implements Link {
     });
   }
 
+  /** One datagram after the other (each waits for the relay's answer): `accepted` is exact. */
   send(msgs: Buffer[]): Promise<void> {
     const proc = this.proc;
     if (!proc) return Promise.reject(new LinkError(`unix datagram socket ${this.path}: not connected`, 0));
     return new Promise((resolve, reject) => {
-      let accepted = 0;
-      let done = false;
-      for (const m of msgs) {
+      let i = 0;
+      const next = () => {
+        if (i === msgs.length) return resolve();
+        const m = msgs[i]!;
         this.waiting.push((status) => {
-          if (done) return;
           if (status !== 0) {
-            done = true;
             // 90 = EMSGSIZE on Linux: this datagram can never be sent; anything else is the socket.
-            reject(new LinkError(`unix datagram socket ${this.path}: ${status < 0 ? 'relay exited' : `errno ${status}`}`, accepted, status === 90));
-          } else if (++accepted === msgs.length) {
-            done = true;
-            resolve();
+            reject(new LinkError(`unix datagram socket ${this.path}: ${status < 0 ? 'relay exited' : `errno ${status}`}`, i, status === 90));
+            return;
           }
+          i++;
+          next();
         });
         const len = Buffer.allocUnsafe(4);
         len.writeUInt32BE(m.length, 0);
-        proc.stdin!.write(len);
-        proc.stdin!.write(m);
-      }
+        proc.stdin!.write(Buffer.concat([len, m]));
+      };
+      next();
     });
   }
 

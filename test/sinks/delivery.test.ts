@@ -207,3 +207,26 @@ test('jsonl reopen after rotation; several sinks as one', async () => {
   assert.deepEqual(all.stats(), { sent: 6, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 });
   await assert.rejects(createSinks([{ type: 'jsonl', path: path.join(dir, 'c.jsonl') }, { type: 'jsonl', path: '/nonexistent/x' }]), /cannot open/);
 });
+
+test('a datagram too large for UDP is refused by the kernel: dropped and counted, the rest delivered in order', async () => {
+  const dgram = await import('node:dgram');
+  const rx = dgram.createSocket('udp4');
+  const got: number[] = [];
+  rx.on('message', (m) => got.push(JSON.parse(m.subarray(m.indexOf(0xef) + 3).toString('utf8')).source.port - 51514));
+  await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+  const sink = createSink({ type: 'syslog', transport: 'udp', port: rx.address().port, maxMessageBytes: 100_000 });
+  for (let i = 0; i < 5; i++) {
+    const rec = record(i);
+    if (i === 2) rec.file = { path: 'x'.repeat(80_000) }; // > 65507 bytes: EMSGSIZE
+    sink.write(rec);
+  }
+  await sink.flush();
+  await sleep(100);
+  await sink.close();
+  rx.close();
+  assert.deepEqual(got, [0, 1, 3, 4]);
+  const st = sink.stats();
+  assert.equal(st.sent, 4);
+  assert.equal(st.dropped, 1);
+  assert.equal(st.errors, 2); // the refused batch of 5, then the single record
+});
