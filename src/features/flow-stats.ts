@@ -30,11 +30,13 @@
  * gets its four medians exactly, by sorting the window's values (insertion sort) at write().
  * Past W packets, an extension block (taken from a per-thread free list, zeroed, replayed from
  * the window once, given back by reset()) keeps:
- *  • lengths: log-linear histograms (every power-of-two octave cut into 8 equal buckets) over
- *    [16, 2^17) bytes, for fwd, bwd and hs; all = fwd + bwd and data = fwd + bwd − hs (counts
- *    are exact integers). A bucket [a, b) answers 2ab/(a+b), whose relative error over the
- *    bucket is at most (b−a)/(b+a) ≤ 1/17. Bound: |est − median| ≤ median/17 (≈ 5.9 %) for
- *    lengths in [16, 2^17); the estimate is also clamped into [min, max] of the object.
+ *  • lengths: histograms with one bucket per byte value below 128 (ACKs, SYNs and other small
+ *    packets come out exact) and log-linear buckets above (every power-of-two octave from 128
+ *    to 2^17 cut into 8 equal buckets), for fwd, bwd and hs; all = fwd + bwd and
+ *    data = fwd + bwd − hs (counts are exact integers). A log bucket [a, b) answers 2ab/(a+b),
+ *    whose relative error over the bucket is at most (b−a)/(b+a) ≤ 1/17. Bound: the estimate
+ *    is exact when both middle values are integers below 128, and |est − median| ≤ median/17
+ *    (≈ 5.9 %) for integer lengths below 2^17; it is also clamped into [min, max].
  *  • intervals: per object, a bucket for exactly 0, one for (0, τ) with τ = 2^-20 s (≈ 0.95 µs),
  *    octaves [τ, 2^12 s) cut into 4 buckets each (relative error ≤ 1/9 ≈ 11.1 %), one bucket
  *    for ≥ 4096 s. Bound: |est − median| ≤ median/9 + τ/2 when the median is < 4096 s.
@@ -51,8 +53,9 @@
  *
  * ── Memory and time ──
  * Every flow: BASE_BYTES = 1384 bytes of typed-array state (5 × 21 float64 accumulators, the
- * window). A flow past W packets adds EXT_BYTES = 5332 bytes (histograms 973 × uint32, samples
- * 5 × 32 × 2 × float32, ring bookkeeping 20 × float64). STATE_BYTES = 6716 is the maximum.
+ * window). A flow past W packets adds EXT_BYTES = 6568 bytes (histograms 3 × 209 + 5 × 131
+ * uint32, samples 5 × 32 × 2 float32, ring bookkeeping 20 float64). STATE_BYTES = 7952 is the
+ * maximum.
  * The JS objects around them add about 350 bytes (short flow) and 780 bytes (long flow),
  * measured in test/features/memory.test.ts. Most flows stay inside the window and never take
  * the larger block; the sizes (W = K = 32, 8 and 4 buckets per octave) trade precision for
@@ -69,7 +72,7 @@ import { N_COLS, N_FEATURES, N_ROWS } from './names.js';
 export const WINDOW = 32;
 /** Samples per object for the cumulative-sequence medians. */
 export const RING = 32;
-/** Relative error bound of the length-median estimate (lengths in [16, 2^17)). */
+/** Relative error bound of the length-median estimate (integer lengths below 2^17; exact below 128). */
 export const LEN_MEDIAN_REL_ERROR = 1 / 17;
 /** Relative error bound of the interval-median estimate, plus IAT_MEDIAN_ABS_ERROR. */
 export const IAT_MEDIAN_REL_ERROR = 1 / 9;
@@ -118,9 +121,10 @@ const VAL = [0, 0, 1, 0, 2];
 
 // ── log-linear buckets ──
 const LEN_SUB = 8; // buckets per octave
-const LEN_LO_EXP = 4; // 16
+const LEN_EXACT = 128; // one bucket per value below
+const LEN_LO_EXP = 7; // 128
 const LEN_HI_EXP = 17; // 131072
-const NBL = 2 + (LEN_HI_EXP - LEN_LO_EXP) * LEN_SUB; // 106
+const NBL = LEN_EXACT + 1 + (LEN_HI_EXP - LEN_LO_EXP) * LEN_SUB; // 209
 const IAT_SUB = 4;
 const IAT_LO_EXP = -20;
 const IAT_HI_EXP = 12;
@@ -144,10 +148,10 @@ const IO = new Float64Array(4);
 /** Bucket of the length in F64[0]. */
 function lenBucket(): number {
   const x = F64[0];
-  if (x < 16) return 0;
+  if (x < LEN_EXACT) return x | 0;
   if (x >= 131072) return NBL - 1;
   const h = U32[HI];
-  return 1 + (((h >>> 20) - 1023 - LEN_LO_EXP) << 3) + ((h >>> 17) & 7);
+  return LEN_EXACT + (((h >>> 20) - 1023 - LEN_LO_EXP) << 3) + ((h >>> 17) & 7);
 }
 
 /** Bucket of the interval in F64[0]. */
@@ -164,11 +168,11 @@ function iatBucket(): number {
 const LEN_REP = new Float64Array(NBL);
 const IAT_REP = new Float64Array(NBD);
 {
-  LEN_REP[0] = 8;
+  for (let b = 0; b < LEN_EXACT; b++) LEN_REP[b] = b;
   LEN_REP[NBL - 1] = 2 ** LEN_HI_EXP;
-  for (let b = 1; b < NBL - 1; b++) {
-    const e = LEN_LO_EXP + Math.floor((b - 1) / LEN_SUB);
-    const j = (b - 1) % LEN_SUB;
+  for (let b = LEN_EXACT; b < NBL - 1; b++) {
+    const e = LEN_LO_EXP + Math.floor((b - LEN_EXACT) / LEN_SUB);
+    const j = (b - LEN_EXACT) % LEN_SUB;
     const lo = 2 ** e * (1 + j / LEN_SUB);
     const hi = 2 ** e * (1 + (j + 1) / LEN_SUB);
     LEN_REP[b] = (2 * lo * hi) / (lo + hi);
