@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { labelFor, loadLabelRules, parseLabelRules } from '../../src/dataset/labels.js';
 import { StnnError } from '../../src/util/errors.js';
+import { repoRoot } from '../helpers/paths.js';
 
 const RULES = `
 - app: teams
@@ -81,7 +82,7 @@ test('labels: bad files give one-line errors naming file, line, rule and key', (
 });
 
 test('labels: the shipped example parses and labels corpus SNIs', () => {
-  const path = fileURLToPath(new URL('../../conf/labels.example.yaml', import.meta.url));
+  const path = join(repoRoot(), 'conf', 'labels.example.yaml');
   const r = loadLabelRules(path);
   assert.equal(labelFor(r, 'pitangui.amazon.com'), 'amazon');
   assert.equal(labelFor(r, 'eu0.sec-tunnel.com'), 'opera-vpn');
