@@ -236,6 +236,7 @@ export class AfPacketCapture {
     if (!this.stopped) {
       this.stopped = true;
       this.native.stop();
+      for (const r of this.rings) r.notifyConsumer(); // sleeping consumers see the close now
     }
     return this.native.stats();
   }

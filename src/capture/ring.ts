@@ -353,3 +353,114 @@ export class SpscRing {
     return (Atomics.load(this.hdr, kHeadField) - Atomics.load(this.hdr, kTailField)) >>> 0;
   }
 }
+
+// ------------------------------------------------------------------- shard routing
+
+function fnvRange(h: number, b: Uint8Array, off: number, n: number): number {
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[off + i]!, 16777619);
+  return h;
+}
+
+/**
+ * Symmetric flow hash of a frame, the same function as the native capture thread's
+ * (native-bindings/afpacket/src/shard_hash.h), so that a JavaScript producer (pcap
+ * replay) routes packets to shards exactly as live capture does: both directions of a
+ * 5-tuple give the same value. Ethernet (up to two VLAN tags) or raw IP (`rawIp`);
+ * IPv4/IPv6 (extension headers skipped); TCP/UDP/SCTP ports. Fragments and packets
+ * without ports hash on addresses and protocol; non-IP frames hash to 0. Allocates nothing.
+ * shard = shardHash(...) % shards.
+ */
+export function shardHash(buf: Uint8Array, off: number, len: number, rawIp = false): number {
+  const end = off + len;
+  let p = off;
+  let type: number;
+  if (rawIp) {
+    if (len < 1) return 0;
+    const v = buf[p]! >> 4;
+    type = v === 4 ? 0x0800 : v === 6 ? 0x86dd : 0;
+  } else {
+    if (len < 14) return 0;
+    p += 12;
+    type = (buf[p]! << 8) | buf[p + 1]!;
+    for (let depth = 0; depth < 2 && (type === 0x8100 || type === 0x88a8 || type === 0x9100); depth++) {
+      if (p + 6 > end) return 0;
+      p += 4;
+      type = (buf[p]! << 8) | buf[p + 1]!;
+    }
+    p += 2;
+  }
+  let src: number;
+  let dst: number;
+  let alen: number;
+  let proto: number;
+  let l4: number;
+  let portsOk = true;
+  if (type === 0x0800) {
+    if (p + 20 > end || buf[p]! >> 4 !== 4) return 0;
+    const ihl = (buf[p]! & 0x0f) * 4;
+    if (ihl < 20) return 0;
+    proto = buf[p + 9]!;
+    src = p + 12;
+    dst = p + 16;
+    alen = 4;
+    l4 = p + ihl;
+    if ((((buf[p + 6]! << 8) | buf[p + 7]!) & 0x3fff) !== 0) portsOk = false;
+  } else if (type === 0x86dd) {
+    if (p + 40 > end || buf[p]! >> 4 !== 6) return 0;
+    proto = buf[p + 6]!;
+    src = p + 8;
+    dst = p + 24;
+    alen = 16;
+    l4 = p + 40;
+    for (let i = 0; i < 8; i++) {
+      if (proto === 0 || proto === 43 || proto === 60) {
+        if (l4 + 2 > end) { portsOk = false; break; }
+        proto = buf[l4]!;
+        l4 += (buf[l4 + 1]! + 1) * 8;
+      } else if (proto === 51) {
+        if (l4 + 2 > end) { portsOk = false; break; }
+        proto = buf[l4]!;
+        l4 += (buf[l4 + 1]! + 2) * 4;
+      } else if (proto === 44) {
+        if (l4 + 8 > end) { portsOk = false; break; }
+        proto = buf[l4]!;
+        portsOk = false;
+        break;
+      } else {
+        break;
+      }
+    }
+  } else {
+    return 0;
+  }
+  let sport = 0;
+  let dport = 0;
+  if (portsOk && (proto === 6 || proto === 17 || proto === 132) && l4 + 4 <= end) {
+    sport = (buf[l4]! << 8) | buf[l4 + 1]!;
+    dport = (buf[l4 + 2]! << 8) | buf[l4 + 3]!;
+  }
+  let c = 0;
+  for (let i = 0; i < alen && c === 0; i++) c = buf[src + i]! - buf[dst + i]!;
+  if (c > 0 || (c === 0 && sport > dport)) {
+    const t = src;
+    src = dst;
+    dst = t;
+    const tp = sport;
+    sport = dport;
+    dport = tp;
+  }
+  let h = 2166136261 | 0;
+  h = fnvRange(h, buf, src, alen);
+  h = fnvRange(h, buf, dst, alen);
+  h = Math.imul(h ^ (sport >> 8), 16777619);
+  h = Math.imul(h ^ (sport & 0xff), 16777619);
+  h = Math.imul(h ^ (dport >> 8), 16777619);
+  h = Math.imul(h ^ (dport & 0xff), 16777619);
+  h = Math.imul(h ^ proto, 16777619);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

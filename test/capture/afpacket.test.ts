@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import * as ring from '../../src/capture/ring.js';
-import { SpscRing, RingRecord, createRingBuffer } from '../../src/capture/ring.js';
+import { SpscRing, RingRecord, createRingBuffer, shardHash } from '../../src/capture/ring.js';
 import {
   AfPacketCapture, compileFilter, shardOf, loadAfPacketAddon, afpacketLoadError, LINKTYPE_ETHERNET,
 } from '../../src/capture/afpacket.js';
@@ -55,6 +57,32 @@ function drain(r: SpscRing, shard: number, out: Rec[]): void {
   }
 }
 
+/** This file in a worker thread (registering tsx first when it is TypeScript). */
+function spawnSelfWorker(data: unknown): Worker {
+  const url = import.meta.url;
+  if (!url.endsWith('.ts')) return new Worker(new URL(url), { workerData: data });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
+  return new Worker(code, { eval: true, workerData: data });
+}
+
+/** Worker: sleeps in wait() until the native producer's wake-up arrives, then drains. */
+function waiterRole(sab: SharedArrayBuffer): void {
+  const r = new SpscRing(sab);
+  parentPort!.postMessage({ waiting: true });
+  const t0 = Date.now();
+  const ok = r.wait(20_000);
+  const wokeAfterMs = Date.now() - t0;
+  let records = 0;
+  const rec = new RingRecord();
+  for (;;) {
+    while (r.pop(rec)) records++;
+    if (r.finished) break;
+    r.wait(100);
+  }
+  parentPort!.postMessage({ ok, wokeAfterMs, records });
+}
+
 /** Runs inside namespace A: capture on the veth, echo servers, report records as JSON. */
 async function captureRole(ifname: string): Promise<void> {
   const rings = Array.from({ length: SHARDS }, () => new SpscRing(createRingBuffer(1 << 20)));
@@ -67,8 +95,21 @@ async function captureRole(ifname: string): Promise<void> {
     interface: ifname, rings: [tiny], blockSize: 1 << 16, blockCount: 4, blockTimeoutMs: 2, filter: `udp port ${UDP_PORT}`,
     promiscuous: false,
   });
+  // a third capture whose consumer is a worker asleep in Atomics.wait
+  const waitRing = new SpscRing(createRingBuffer(1 << 16));
+  const cap3 = AfPacketCapture.open({ interface: ifname, rings: [waitRing], blockSize: 1 << 16, blockCount: 4, blockTimeoutMs: 2, filter: `udp port ${UDP_PORT}` });
+  const waiter = spawnSelfWorker({ role: 'waiter', sab: waitRing.sab });
+  const waiterResult = new Promise<{ ok: boolean; wokeAfterMs: number; records: number }>((resolve, reject) => {
+    waiter.on('message', (m) => {
+      if (!m.waiting) resolve(m);
+    });
+    waiter.once('error', reject);
+  });
+  await new Promise<void>((resolve) => waiter.once('message', () => resolve()));
+  await new Promise((r) => setTimeout(r, 100)); // the worker is now inside Atomics.wait
   cap.start();
   cap2.start();
+  cap3.start();
   const u4 = dgram.createSocket('udp4');
   const u6 = dgram.createSocket('udp6');
   for (const u of [u4, u6]) u.on('message', (m, rinfo) => u.send(m, rinfo.port, rinfo.address));
@@ -82,6 +123,9 @@ async function captureRole(ifname: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 300)); // let the last blocks time out and be walked
   const stats = cap.stop();
   const stats2 = cap2.stop();
+  const stats3 = cap3.stop(); // closes the ring: the waiter drains and finishes
+  const waited = await waiterResult;
+  await waiter.terminate();
   u4.close();
   u6.close();
   srv.close();
@@ -90,7 +134,7 @@ async function captureRole(ifname: string): Promise<void> {
   const tinyRecs: Rec[] = [];
   drain(tiny, 0, tinyRecs);
   process.stdout.write(JSON.stringify({
-    stats, stats2, records, tinyRecs, tinyDropped: tiny.dropped, closed: rings.every((r) => r.finished),
+    stats, stats2, stats3, waited, records, tinyRecs, tinyDropped: tiny.dropped, closed: rings.every((r) => r.finished),
     linkType: cap.linkType,
   }) + '\n');
   process.exit(0);
@@ -201,7 +245,9 @@ function ipv4Frame(src: number[], dst: number[], proto: number, sport: number, d
 
 // --------------------------------------------------------------------------- tests
 
-if (ROLE === 'capture') {
+if (!isMainThread && workerData?.role === 'waiter') {
+  waiterRole(workerData.sab as SharedArrayBuffer);
+} else if (ROLE === 'capture') {
   await captureRole(process.env['STNN_AFPACKET_IF']!);
 } else if (ROLE === 'sender') {
   await senderRole();
@@ -283,6 +329,43 @@ if (ROLE === 'capture') {
     assert.equal(addon!.shardOf(arp, 4).hash, 0);
   });
 
+  test('the TypeScript shardHash equals the native one on every frame of corpus captures', { skip: !addon }, (t) => {
+    const dir = '/work/shared/corpus/ndpi/pcap';
+    if (!existsSync(dir)) return t.skip(`no corpus at ${dir}`);
+    let frames = 0;
+    let files = 0;
+    let nonzero = 0;
+    const mismatches: string[] = [];
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.pcap')).sort().slice(0, 60)) {
+      const f = readFileSync(`${dir}/${name}`);
+      if (f.length < 24) continue;
+      const magic = f.readUInt32LE(0);
+      const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+      if (!le && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1) continue;
+      const rd = (o: number) => (le ? f.readUInt32LE(o) : f.readUInt32BE(o));
+      const lt = rd(20) & 0xffff;
+      if (lt !== 1 && lt !== 101) continue;
+      files++;
+      for (let o = 24; o + 16 <= f.length; ) {
+        const incl = rd(o + 8);
+        if (o + 16 + incl > f.length) break;
+        const frame = f.subarray(o + 16, o + 16 + incl);
+        const ts = shardHash(f, o + 16, incl, lt === 101);
+        const native = addon!.shardOf(frame, 1 << 30, lt).hash;
+        if (ts !== native && mismatches.length < 5) mismatches.push(`${name} @${o}: ts ${ts} native ${native}`);
+        if (ts !== 0) nonzero++;
+        frames++;
+        o += 16 + incl;
+      }
+    }
+    console.log(`# shardHash parity: ${frames} frames from ${files} captures, ${nonzero} IP frames hashed`);
+    assert.deepEqual(mismatches, []);
+    assert.ok(frames > 1000 && nonzero > 1000);
+    // and on the hand-made frames of the previous test's shapes
+    const fwd = ipv4Frame([192, 168, 1, 10], [10, 0, 0, 1], 6, 51000, 443);
+    assert.equal(shardHash(fwd, 0, fwd.length), refHash([192, 168, 1, 10], 51000, [10, 0, 0, 1], 443, 6));
+  });
+
   test('a missing interface is a config error naming it', { skip: !addon }, () => {
     assert.throws(
       () => AfPacketCapture.open({ interface: 'stnn-nope0', rings: [new SpscRing(createRingBuffer(1024))] }),
@@ -359,6 +442,8 @@ if (ROLE === 'capture') {
       const res = JSON.parse(last.value as string) as {
         stats: import('../../src/capture/afpacket.js').AfPacketStats;
         stats2: import('../../src/capture/afpacket.js').AfPacketStats;
+        stats3: import('../../src/capture/afpacket.js').AfPacketStats;
+        waited: { ok: boolean; wokeAfterMs: number; records: number };
         records: Rec[]; tinyRecs: Rec[]; tinyDropped: number; closed: boolean; linkType: number;
       };
       assert.equal(res.linkType, LINKTYPE_ETHERNET);
@@ -428,6 +513,14 @@ if (ROLE === 'capture') {
       assert.deepEqual(res.stats2.ringDrops, [6]);
       assert.equal(res.tinyDropped, 6);
       assert.equal(res.stats2.kernelPackets, 12);
+
+      // a consumer asleep in wait(20 s) is woken by the capture thread's request, not the timeout
+      console.log(`# sleeping consumer woke ${res.waited.wokeAfterMs} ms after it began to wait (traffic started ~100+ ms later)`);
+      assert.ok(res.waited.ok, 'woken with data');
+      assert.ok(res.waited.wokeAfterMs < 10_000, `woke after ${res.waited.wokeAfterMs} ms`);
+      assert.ok(res.stats3.wakeups >= 1);
+      assert.equal(res.waited.records, 12);
+      assert.equal(res.stats3.packets, 12);
     } finally {
       sh(['ip', 'netns', 'del', nsA]);
       sh(['ip', 'netns', 'del', nsB]);

@@ -267,7 +267,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   }
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
-    if (fd_ < 0) ThrowCoded(info.Env(), "STNN_RUNTIME", "afpacket: capture already stopped");
+    if (fd_ < 0 || stopped_) ThrowCoded(info.Env(), "STNN_RUNTIME", "afpacket: capture already stopped");
     if (thread_.joinable()) return info.Env().Undefined();
     stop_.store(false);
     wake_.Ref(info.Env());
@@ -276,6 +276,8 @@ class Capture : public Napi::ObjectWrap<Capture> {
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (stopped_) return info.Env().Undefined();
+    stopped_ = true;
     StopThread();
     if (fd_ >= 0) ReadKernelStats();
     for (uint32_t i = 0; i < nshards_; i++) shards_[i].producer.Close();
@@ -482,6 +484,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   std::vector<Napi::ObjectReference> ring_refs_;
   Napi::ThreadSafeFunction wake_;
   bool wake_released_ = false;
+  bool stopped_ = false;
   std::shared_ptr<WakeState> wake_state_ = std::make_shared<WakeState>();
 
   std::thread thread_;
