@@ -153,7 +153,11 @@ export class Delivery {
     this.state = 'connecting';
     this.link.connect().then(
       () => {
-        if (this.state !== 'connecting') return;
+        if (this.state !== 'connecting') {
+          // Closed (or failed) while connecting: do not leave the new connection open.
+          void this.link.close().catch(() => {});
+          return;
+        }
         this.state = 'up';
         this.degraded = false;
         this.backoff = this.backoffMin;

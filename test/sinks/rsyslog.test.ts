@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { Rsyslog, rsyslogSkipReason } from '../helpers/rsyslog.js';
 import { createSink } from '../../src/sinks/sink.js';
 import type { SyslogConfig } from '../../src/sinks/sink.js';
+import type { SyslogSink } from '../../src/sinks/syslog.js';
 import { record } from './fixtures.js';
 
 const skip = rsyslogSkipReason();
@@ -121,7 +122,9 @@ test('TCP receiver outage: every verdict arrives exactly once, in order, through
   };
   await writeSome(30);
   assert.equal((await waitMine(30)).length, 30);
-  await rs.stop(); // the receiver goes away
+  await rs.stop(); // the receiver goes away (rsyslogd closes the connection on SIGTERM)…
+  const noticed = Date.now() + 5000;
+  while ((sink as SyslogSink).up && Date.now() < noticed) await sleep(5); // …and the sink has seen the close
   await writeSome(50); // …while verdicts keep coming
   const during = sink.stats();
   assert.ok(during.errors >= 1, 'the sink saw the outage');
