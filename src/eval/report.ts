@@ -288,6 +288,12 @@ export function renderReport(d: ReportData): string {
     'evaluated split': d.dataset.split,
     flows: d.dataset.flows,
   };
+  if (d.dataset.classCounts) {
+    dsInfo['flows per label'] = Object.entries(d.dataset.classCounts)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+  }
   const out: string[] = [];
   out.push(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(d.title)}</title><style>${CSS}</style></head><body>`);
   out.push(`<h1>${esc(d.title)}</h1><p class="small">generated ${esc(d.generated)}</p>`);

@@ -23,7 +23,7 @@ function data(): ReportData {
   return {
     title: 'STNN evaluation <test & "quotes">',
     generated: '2026-12-03T19:00:00.000Z',
-    dataset: { path: '/data/set.msgpack', featureSet: 'stnn-115/1', split: 'test', flows: 11 },
+    dataset: { path: '/data/set.msgpack', featureSet: 'stnn-115/1', split: 'test', flows: 11, classCounts: { A: 4, B: 3, background: 3, C: 1 } },
     models: { dir: '/models', apps: ['A', 'B'] },
     voting: { ...method('Voting list', truth, votePred), decidedBy: { single: 5, vote: 2, none: 4 } },
     maxP: method('maximumP', truth, maxPred),
@@ -75,6 +75,7 @@ test('report: self-contained, balanced HTML with the numbers', () => {
   assert.match(html, /<title>B → B: 2 \(66\.7% of the row\)<\/title>/);
   // forest heatmap keeps 'background' as the predicted column name
   assert.match(html, /<title>background → background: 3/);
+  assert.match(html, /<tr><th>flows per label<\/th><td>A 4, B 3, background 3, C 1<\/td><\/tr>/);
   // decisions, voting list, curve, notes
   assert.match(html, /5 by a single classifier, 2 by vote, 4 unknown/);
   assert.match(html, /<th>A<\/th><td title="4 calibration flows called true">0\.250<\/td>/);
