@@ -206,7 +206,7 @@ class Ext {
 const EXT_BYTES_ = NCOUNTS * 4 + N_ROWS * 2 * K * 4 + N_ROWS * 4 * 8;
 const BASE_BYTES_ = NF64 * 8 + W;
 
-const POOL_MAX = 4096;
+const POOL_MAX = 1024; // spare blocks kept (≤ 6.6 MB); beyond, a reset() block goes to the GC
 const pool: Ext[] = [];
 function acquireExt(): Ext {
   const x = pool.pop() ?? new Ext();
