@@ -59,9 +59,13 @@ const TOP_USAGE =
 
 export async function run(argv: string[]): Promise<number> {
   const sub = argv[0];
-  if (sub === undefined || sub === '--help' || sub === '-h') {
+  if (sub === undefined) {
+    process.stderr.write(TOP_USAGE);
+    return 2;
+  }
+  if (sub === '--help' || sub === '-h') {
     process.stdout.write(TOP_USAGE);
-    return sub === undefined ? 2 : 0;
+    return 0;
   }
   if (sub === 'build') return build(argv.slice(1));
   if (sub === 'info') return info(argv.slice(1));
