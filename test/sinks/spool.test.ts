@@ -123,3 +123,50 @@ test('memory backlog has the same contract', () => {
   assert.equal(m.bytes, 40);
   assert.deepEqual(m.peek(5).map((b) => b.length), [40]);
 });
+
+test('random operations agree with an in-memory model (seeded), across reopens', () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const dir = tmp();
+  const opts = { dir, maxBytes: 20_000, segmentBytes: 4096 };
+  let s = new Spool(opts);
+  const model: Buffer[] = [];
+  let modelBytes = 0; // bytes of records in the model (with headers)
+  let next = 0;
+  let dropped = 0;
+  let empties = 0;
+  for (let op = 0; op < 3000; op++) {
+    // Phases that fill past the bound (drops) and drain to empty (segment deletion, reset).
+    const filling = Math.floor(op / 500) % 2 === 0;
+    const k = rnd(10);
+    if (k < (filling ? 6 : 3)) {
+      const b = Buffer.from(`#${next++}:`.padEnd(1 + rnd(900), 'z'));
+      if (s.append(b)) {
+        model.push(b);
+        modelBytes += 8 + b.length;
+      } else dropped++;
+    } else if (k < 9) {
+      const want = 1 + rnd(12);
+      const got = s.peek(want);
+      assert.deepEqual(got.map(String), model.slice(0, want).map(String));
+      const n = filling ? rnd(Math.min(2, got.length) + 1) : rnd(got.length + 1);
+      s.commit(n);
+      for (const b of model.splice(0, n)) modelBytes -= 8 + b.length;
+    } else {
+      s.close();
+      s = new Spool(opts);
+    }
+    assert.equal(s.pending, model.length);
+    assert.ok(s.bytes >= modelBytes && s.bytes <= 20_000, `bytes ${s.bytes} model ${modelBytes}`);
+    if (model.length === 0) {
+      assert.equal(s.bytes, 0);
+      empties++;
+    }
+  }
+  assert.ok(empties > 0, 'drained to empty at least once');
+  assert.ok(dropped > 0 && next - dropped > 1000, `appended ${next}, dropped ${dropped}`);
+  s.close();
+});
