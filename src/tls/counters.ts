@@ -39,6 +39,8 @@ export class TlsCounters {
   gaps = 0;
   /** Segments held in the out-of-order store. */
   reorder_stored = 0;
+  /** Holes given up because the peer had acknowledged the missing bytes (a capture loss). */
+  holes_acked = 0;
   /** Times the store was full: the earliest hole was given up (skipped if inside a body, else the side stops). */
   reorder_dropped = 0;
   /** Handshakes ended by the TLS 1.3 fallback (client stream stopped before its Finished). */

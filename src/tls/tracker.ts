@@ -13,8 +13,10 @@
  * then starts right after those bytes, they were data after all and are fed as
  * the zeros they were. A segment that
  * starts beyond the next expected byte waits in a small per-direction store
- * (`oooMaxSegments` segments, `oooMaxBytes` captured bytes). When the store is full,
- * the earliest hole is given up (`reorder_dropped`). Missing bytes (a hole given up,
+ * (`oooMaxSegments` segments, `oooMaxBytes` captured bytes). A hole is given up
+ * when the other direction has acknowledged past it (the bytes reached the peer but
+ * not the capture: `holes_acked`; needs the ACK number, the optional last argument
+ * of onPacket), or when the store is full (the earliest hole, `reorder_dropped`). Missing bytes (a hole given up,
  * or bytes cut by the snap length: payload captured < wire) are harmless when they
  * lie inside the body of a record nothing is gathered from: the cursor just moves
  * over them (`holes_skipped`). If they hide a record header, that direction stops
@@ -116,6 +118,7 @@ const SYN = 0x02;
 const RST = 0x04;
 const FIN = 0x01;
 const PSH = 0x08;
+const ACK = 0x10;
 
 function allZero(buf: Uint8Array, off: number, n: number): boolean {
   if (off < 0 || off + n > buf.length) return false;
@@ -158,6 +161,9 @@ class Side {
   hsSkip = 0;
   hsBody: Uint8Array | null = null;
   hsHave = 0;
+  /** Highest acknowledgement number the other direction sent for this stream. */
+  acked = 0;
+  ackValid = false;
   /** Last segment taken as ACK padding (its bytes are zeros), padLen 0 = none. */
   padSeq = 0;
   padLen = 0;
@@ -244,11 +250,18 @@ export class TlsTracker implements HelloSink {
     this.s.freeHello();
   }
 
-  onPacket(dir: 0 | 1, seq: number, flags: number, buf: Uint8Array, off: number, capLen: number, wireLen: number): 0 | 1 {
+  /**
+   * Follows one TCP packet of the flow and returns its phase (0 = handshake, 1 = data).
+   * `ack` (optional) is the packet's acknowledgement number: with it, a hole in the
+   * other direction's stream that the peer has acknowledged is known to be a capture
+   * loss and is given up at once instead of waiting for the reorder store to fill.
+   */
+  onPacket(dir: 0 | 1, seq: number, flags: number, buf: Uint8Array, off: number, capLen: number, wireLen: number, ack?: number): 0 | 1 {
     if (this.final) return this.hsEnded ? 1 : 0;
     const before = this.hsEnded;
     const mode13Before = this.mode13;
     const hasPayload = wireLen > 0 && (flags & RST) === 0;
+    if (ack !== undefined && (flags & (ACK | RST)) === ACK) this.peerAck(dir === 0 ? this.s : this.c, dir === 0 ? 1 : 0, ack >>> 0);
     this.packet(dir === 0 ? this.c : this.s, dir, seq >>> 0, flags, buf, off, capLen, wireLen);
     if (!this.hsEnded && dir === 0 && hasPayload && mode13Before && this.c.stopped && this.st === ST_TLS) {
       // TLS 1.3 fallback: the client's Finished cannot be read any more
@@ -319,16 +332,19 @@ export class TlsTracker implements HelloSink {
         if (d.stopped || this.st === ST_NOT_TLS) return;
         continue;
       }
+      if (diff > 0 && d.ackValid && ((d.acked - seq) | 0) >= 0) {
+        // the peer already acknowledged the missing bytes: they will not come again
+        this.counters.holes_acked++;
+        if (!this.skipTo(d, dir, seq)) return;
+        continue;
+      }
       if (diff > 0) {
         if (this.store(d, seq, buf, off, capLen, wireLen)) return;
         // store full: give up the earliest hole, then retry this segment
         this.counters.reorder_dropped++;
         let target = seq;
         for (let i = 0; i < d.oN; i++) if (((d.oSeq[i]! - target) | 0) < 0) target = d.oSeq[i]!;
-        this.inOrder(d, dir, buf, 0, 0, (target - d.nextSeq) >>> 0);
-        if (d.stopped || this.st === ST_NOT_TLS) return;
-        this.drain(d, dir);
-        if (d.stopped || this.st === ST_NOT_TLS) return;
+        if (!this.skipTo(d, dir, target)) return;
         continue;
       }
       const skip = -diff;
@@ -341,6 +357,31 @@ export class TlsTracker implements HelloSink {
       if (d.stopped || this.st === ST_NOT_TLS) return;
       this.drain(d, dir);
       return;
+    }
+  }
+
+  /** Gives up the bytes from nextSeq to `target` (hole rules), then feeds what became contiguous. */
+  private skipTo(d: Side, dir: 0 | 1, target: number): boolean {
+    const gap = (target - d.nextSeq) | 0;
+    if (gap > 0) this.inOrder(d, dir, EMPTY, 0, 0, gap);
+    if (d.stopped || this.st === ST_NOT_TLS || this.final) return false;
+    this.drain(d, dir);
+    return !(d.stopped || this.st === ST_NOT_TLS || this.final);
+  }
+
+  /** The other direction acknowledged up to `ack` of side d's stream. */
+  private peerAck(d: Side, dir: 0 | 1, ack: number): void {
+    if (!d.ackValid || ((ack - d.acked) | 0) > 0) {
+      d.acked = ack;
+      d.ackValid = true;
+    }
+    if (d.oN === 0 || d.stopped || !d.started || (dir === 1 && this.st === ST_UNDECIDED)) return;
+    while (d.oN > 0) {
+      let target = d.oSeq[0]!;
+      for (let i = 1; i < d.oN; i++) if (((d.oSeq[i]! - target) | 0) < 0) target = d.oSeq[i]!;
+      if (((d.acked - target) | 0) < 0) return;
+      this.counters.holes_acked++;
+      if (!this.skipTo(d, dir, target)) return;
     }
   }
 

@@ -101,6 +101,8 @@ export interface Pkt {
   data: Uint8Array;
   /** Wire length of the payload when the snap length cut it (default: data.length). */
   wire?: number;
+  /** Acknowledgement number (passed to onPacket when set). */
+  ack?: number;
 }
 
 /** Feeds packets, returns the phase of each. The payload sits at offset 3 of a larger buffer to test `off`. */
@@ -110,7 +112,9 @@ export function run(t: TlsTracker, pkts: Pkt[]): number[] {
     buf.set(p.data, 3);
     buf.fill(0xee, 0, 3);
     buf.fill(0xee, 3 + p.data.length);
-    return t.onPacket(p.dir, p.seq >>> 0, p.flags, buf, 3, p.data.length, p.wire ?? p.data.length);
+    return p.ack === undefined
+      ? t.onPacket(p.dir, p.seq >>> 0, p.flags, buf, 3, p.data.length, p.wire ?? p.data.length)
+      : t.onPacket(p.dir, p.seq >>> 0, p.flags, buf, 3, p.data.length, p.wire ?? p.data.length, p.ack);
   });
 }
 
@@ -123,12 +127,15 @@ export class Conn {
   constructor(public isnC = 1000, public isnS = 5000) {
     this.next = [(isnC + 1) >>> 0, (isnS + 1) >>> 0];
   }
+  /** Packets carry acknowledgement numbers (everything the other side sent so far) when true. */
+  withAcks = true;
+  private ackOf(dir: 0 | 1): number | undefined { return this.withAcks ? this.next[dir === 0 ? 1 : 0] : undefined; }
   syn(): Pkt { return { dir: 0, seq: this.isnC, flags: F_SYN, data: new Uint8Array(0) }; }
-  synAck(): Pkt { return { dir: 1, seq: this.isnS, flags: F_SYN | F_ACK, data: new Uint8Array(0) }; }
-  ack(dir: 0 | 1): Pkt { return { dir, seq: this.next[dir], flags: F_ACK, data: new Uint8Array(0) }; }
+  synAck(): Pkt { return { dir: 1, seq: this.isnS, flags: F_SYN | F_ACK, data: new Uint8Array(0), ack: this.ackOf(1) }; }
+  ack(dir: 0 | 1): Pkt { return { dir, seq: this.next[dir], flags: F_ACK, data: new Uint8Array(0), ack: this.ackOf(dir) }; }
   /** The whole of `data` in one segment. */
   send(dir: 0 | 1, data: Uint8Array): Pkt {
-    const p: Pkt = { dir, seq: this.next[dir], flags: F_ACK | F_PSH, data };
+    const p: Pkt = { dir, seq: this.next[dir], flags: F_ACK | F_PSH, data, ack: this.ackOf(dir) };
     this.next[dir] = (this.next[dir] + data.length) >>> 0;
     return p;
   }

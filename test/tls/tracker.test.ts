@@ -197,6 +197,7 @@ test('a ClientHello split over two records and four segments delivered in revers
   const hs = handshake(1, clientHelloBody({ exts: [sniExt('two.records.test'), supportedVersionsCH([0x0304]), keyShareCH(0x11ec, 1216)] }));
   const data = cat(record(22, 0x0301, hs.subarray(0, 700)), record(22, 0x0301, hs.subarray(700)));
   const c = new Conn();
+  c.withAcks = false; // packets are built out of order
   const segs = c.sendSplit(0, data, [400, 400, 400]);
   assert.equal(segs.length, 4);
   const t = new TlsTracker(new TlsCounters());
@@ -428,6 +429,7 @@ test('reorder store: bounded; when full the earliest hole is given up (skipped i
   let counters = new TlsCounters();
   let t = new TlsTracker(counters, limits);
   let c = new Conn();
+  c.withAcks = false; // packets are built out of order
   const sf = cat(f[1]!.data, record(22, 0x0303, filler(30)), record(23, 0x0303, filler(30)));
   const segs = c.sendSplit(1, sf, Array(30).fill(100));
   segs.splice(3, 1); // lose bytes 300..400, inside the big type-23 record
@@ -441,6 +443,7 @@ test('reorder store: bounded; when full the earliest hole is given up (skipped i
   counters = new TlsCounters();
   t = new TlsTracker(counters, limits);
   c = new Conn();
+  c.withAcks = false; // packets are built out of order
   const sh = f[1]!.data.subarray(0, f[1]!.data.length - 2505);
   const segs2 = c.sendSplit(1, cat(sh, record(23, 0x0303, filler(2500))), [sh.length - 2, 4]);
   const tail = segs2.slice(2);
@@ -449,6 +452,36 @@ test('reorder store: bounded; when full the earliest hole is given up (skipped i
   assert.equal(counters.gaps, 1);
   assert.equal(counters.reorder_dropped, 1);
   assert.equal(t.stateBytes(), 0);
+});
+
+test('a segment lost by the capture but acknowledged by the peer is given up at once (with ACK numbers)', () => {
+  for (const withAcks of [true, false]) {
+    const counters = new TlsCounters();
+    const t = new TlsTracker(counters);
+    const c = new Conn();
+    c.withAcks = withAcks;
+    const f = flights13();
+    const ch = c.sendSplit(0, f[0]!.data, [1000]); // the second segment never reaches the capture
+    const p: Pkt[] = [c.syn(), c.synAck(), c.ack(0), ch[0]!];
+    p.push(...c.sendSplit(1, f[1]!.data, mss(f[1]!.data.length)), c.ack(0));
+    p.push(c.send(0, f[2]!.data), c.send(1, f[3]!.data), c.send(0, f[4]!.data));
+    const phases = run(t, p);
+    if (withAcks) {
+      // the server's ACK for the whole ClientHello arrives with its flight; the client's CCS+Finished
+      // then lands past the hole, which is given up: the ClientHello is lost, the Finished is read
+      assert.deepEqual(phases, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+      assert.equal(counters.holes_acked, 1);
+      assert.equal(counters.hello_gaps, 1);
+      assert.equal(t.info().versionNegotiated, 'TLSv1.3');
+    } else {
+      // without ACK numbers the bytes wait in the store for a hole that never fills
+      assert.deepEqual(phases, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+      assert.equal(counters.holes_acked, 0);
+      assert.equal(counters.reorder_stored, 2);
+      assert.ok(t.stateBytes() > 0);
+    }
+    assert.equal(t.status, 'tls');
+  }
 });
 
 test('TLS 1.3 fallback: client stream stopped before its Finished → first client payload after the ServerHello is the last handshake packet', () => {
@@ -503,6 +536,7 @@ test('hello larger than the cap is counted and not gathered; SYN retransmitted w
 test('a Hello spanning segments is gathered in a buffer of its size and freed once parsed', () => {
   const t = new TlsTracker(new TlsCounters());
   const c = new Conn();
+  c.withAcks = false; // packets are built out of order
   const ch = ch13();
   const segs = c.sendSplit(0, ch, [1000]);
   run(t, [c.syn(), c.synAck(), c.ack(0), segs[0]!]);
@@ -513,6 +547,7 @@ test('a Hello spanning segments is gathered in a buffer of its size and freed on
   // held out-of-order bytes are counted too
   const t2 = new TlsTracker(new TlsCounters());
   const k = new Conn();
+  k.withAcks = false; // packets are built out of order
   const s2 = k.sendSplit(0, ch, [1000]);
   run(t2, [k.syn(), k.synAck(), k.ack(0), s2[1]!]);
   assert.equal(t2.stateBytes(), ch.length - 1000);
