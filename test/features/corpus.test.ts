@@ -8,16 +8,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ndpiPcapDir } from '../helpers/paths.js';
 import { FlowStats, WINDOW, LEN_MEDIAN_REL_ERROR, IAT_MEDIAN_REL_ERROR, IAT_MEDIAN_ABS_ERROR, cumulativeRankError } from '../../src/features/flow-stats.js';
 import { FEATURE_NAMES, N_COLS } from '../../src/features/names.js';
 import { exactFeatures, objectSequences, type RefPacket } from '../helpers/exact-features.js';
 
-const CORPUS = new URL('../../../shared/corpus/ndpi/pcap/', import.meta.url);
 const FILES = ['netflix.pcap', '443-firefox.pcap', 'reddit.pcap', 'teams.pcap'];
 
 interface Flow { packets: RefPacket[]; client: string; tls: boolean; sec0: number; usec0: number }
 
-function readFlows(path: URL): Flow[] {
+function readFlows(path: string): Flow[] {
   const b = readFileSync(path);
   assert.equal(b.readUInt32LE(0), 0xa1b2c3d4, `${path}: little-endian µs pcap expected`);
   assert.equal(b.readUInt32LE(20), 1, `${path}: Ethernet expected`);
@@ -70,8 +71,8 @@ const MEMBERS = [(_: RefPacket) => true, (p: RefPacket) => p.dir === 0, (p: RefP
   (p: RefPacket) => p.phase === 0, (p: RefPacket) => p.phase === 1];
 
 for (const file of FILES) {
-  const path = new URL(file, CORPUS);
-  test(`corpus ${file}: every TCP flow's 115 features agree with the exact reference`, { skip: !existsSync(path) && 'corpus not present' }, () => {
+  const path = join(ndpiPcapDir(), file);
+  test(`corpus ${file}: every TCP flow's 115 features agree with the exact reference`, { skip: !existsSync(path) && `${path} not present` }, () => {
     const flows = readFlows(path);
     let long = 0;
     let worstLen = 0;
