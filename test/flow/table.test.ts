@@ -27,7 +27,7 @@ async function flowsOf(frames: GenFrame[], opts: Parameters<typeof extractFlows>
 
 const C = { src: '10.1.0.1', dst: '10.2.0.2', sport: 40000, dport: 443 };
 const S = { src: '10.2.0.2', dst: '10.1.0.1', sport: 443, dport: 40000 };
-const seg = (base: typeof C, o: Partial<TcpOpts>) => tcpFrame({ ...base, ...o });
+const seg = (base: Pick<TcpOpts, 'src' | 'dst' | 'sport' | 'dport'> & Partial<TcpOpts>, o: Partial<TcpOpts>) => tcpFrame({ ...base, ...o });
 
 test('the SYN sender is the client; FIN from both sides ends the flow as fin, the last ACK included', async () => {
   const frames: GenFrame[] = [
