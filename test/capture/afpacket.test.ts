@@ -19,6 +19,28 @@ const ROLE = process.env['STNN_AFPACKET_TEST_ROLE'];
 const A_IP = '10.77.0.1';
 const B_IP = '10.77.0.2';
 const A_IP6 = 'fd00:77::1';
+const VLAN_ID = 5;
+const VLAN_LEN = 20;
+const FANOUT_GROUP = 4242;
+
+/** Python: sends two VLAN-tagged UDP frames (10.78.0.2:40000 <-> 10.78.0.1:7777) on argv[1]. */
+const VLAN_SENDER = `
+import socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+payload = bytes(((7 * 37 + j) & 0xff) for j in range(${VLAN_LEN}))
+def frame(src, dst, sport, dport):
+    udp = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    return b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x02' + struct.pack('!HHH', 0x8100, ${VLAN_ID}, 0x0800) + ip + udp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+s.send(frame('10.78.0.2', '10.78.0.1', 40000, ${UDP_PORT}))
+s.send(frame('10.78.0.1', '10.78.0.2', ${UDP_PORT}, 40000))
+`;
 const UDP_PORT = 7777;
 const TCP_PORT = 7778;
 const UDP_LENS = [1, 64, 300, 1000, 1400];
@@ -84,7 +106,12 @@ function waiterRole(sab: SharedArrayBuffer): void {
 }
 
 /** Runs inside namespace A: capture on the veth, echo servers, report records as JSON. */
+function ifFlags(ifname: string): number {
+  return Number(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim());
+}
+
 async function captureRole(ifname: string): Promise<void> {
+  const flagsBefore = ifFlags(ifname);
   const rings = Array.from({ length: SHARDS }, () => new SpscRing(createRingBuffer(1 << 20)));
   const tiny = new SpscRing(createRingBuffer(1024));
   const cap = AfPacketCapture.open({
@@ -107,9 +134,17 @@ async function captureRole(ifname: string): Promise<void> {
   });
   await new Promise<void>((resolve) => waiter.once('message', () => resolve()));
   await new Promise((r) => setTimeout(r, 100)); // the worker is now inside Atomics.wait
+  // two members of one PACKET_FANOUT hash group share the packets
+  const fanRings = [new SpscRing(createRingBuffer(1 << 20)), new SpscRing(createRingBuffer(1 << 20))];
+  const fans = fanRings.map((r) => AfPacketCapture.open({
+    interface: ifname, rings: [r], blockSize: 1 << 16, blockCount: 4, blockTimeoutMs: 2, fanoutGroup: FANOUT_GROUP,
+    filter: `udp port ${UDP_PORT} or tcp port ${TCP_PORT}`, promiscuous: false,
+  }));
+  const flagsOpen = ifFlags(ifname);
   cap.start();
   cap2.start();
   cap3.start();
+  for (const f of fans) f.start();
   const u4 = dgram.createSocket('udp4');
   const u6 = dgram.createSocket('udp6');
   for (const u of [u4, u6]) u.on('message', (m, rinfo) => u.send(m, rinfo.port, rinfo.address));
@@ -124,6 +159,8 @@ async function captureRole(ifname: string): Promise<void> {
   const stats = cap.stop();
   const stats2 = cap2.stop();
   const stats3 = cap3.stop(); // closes the ring: the waiter drains and finishes
+  const fanStats = fans.map((f) => f.stop());
+  const flagsAfter = ifFlags(ifname);
   const waited = await waiterResult;
   await waiter.terminate();
   u4.close();
@@ -133,7 +170,13 @@ async function captureRole(ifname: string): Promise<void> {
   rings.forEach((r, i) => drain(r, i, records));
   const tinyRecs: Rec[] = [];
   drain(tiny, 0, tinyRecs);
+  const fanRecs = fanRings.map((r) => {
+    const out: Rec[] = [];
+    drain(r, 0, out);
+    return out;
+  });
   process.stdout.write(JSON.stringify({
+    flagsBefore, flagsOpen, flagsAfter, fanStats, fanRecs,
     stats, stats2, stats3, waited, records, tinyRecs, tinyDropped: tiny.dropped, closed: rings.every((r) => r.finished),
     linkType: cap.linkType,
   }) + '\n');
@@ -436,6 +479,10 @@ if (!isMainThread && workerData?.role === 'waiter') {
         encoding: 'utf8', env: { ...process.env, STNN_AFPACKET_TEST_ROLE: 'sender' }, timeout: 30_000,
       });
       assert.equal(sender.stdout.trim(), 'sent', sender.stderr);
+      // two 802.1Q-tagged UDP frames, one each way, written raw on B's end (no VLAN device
+      // needed): the receiving kernel moves the tag out of the frame before any tap sees it
+      const vlanSend = spawnSync('ip', ['netns', 'exec', nsB, 'python3', '-c', VLAN_SENDER, ifB], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(vlanSend.status, 0, vlanSend.stderr);
       child.stdin.write('done\n');
       const last = await it.next();
       assert.ok(!last.done, stderr);
@@ -445,6 +492,8 @@ if (!isMainThread && workerData?.role === 'waiter') {
         stats3: import('../../src/capture/afpacket.js').AfPacketStats;
         waited: { ok: boolean; wokeAfterMs: number; records: number };
         records: Rec[]; tinyRecs: Rec[]; tinyDropped: number; closed: boolean; linkType: number;
+        flagsBefore: number; flagsOpen: number; flagsAfter: number;
+        fanStats: import('../../src/capture/afpacket.js').AfPacketStats[]; fanRecs: Rec[][];
       };
       assert.equal(res.linkType, LINKTYPE_ETHERNET);
       assert.ok(res.closed, 'stop() closes the rings');
@@ -453,7 +502,19 @@ if (!isMainThread && workerData?.role === 'waiter') {
       const udp4 = frames.filter((f) => u16(f.b, 12) === 0x0800 && f.b[23] === 17);
       const udp6 = frames.filter((f) => u16(f.b, 12) === 0x86dd && f.b[20] === 17);
       const tcp = frames.filter((f) => u16(f.b, 12) === 0x0800 && f.b[23] === 6);
-      assert.equal(frames.length, udp4.length + udp6.length + tcp.length, 'the filter let only UDP and TCP through');
+      const vlan = frames.filter((f) => u16(f.b, 12) === 0x8100);
+      assert.equal(frames.length, udp4.length + udp6.length + tcp.length + vlan.length, 'the filter let only UDP and TCP through');
+
+      // VLAN: the kernel hands the tag over beside the frame; the record has it back in place
+      assert.equal(vlan.length, 2);
+      for (const f of vlan) {
+        assert.equal(u16(f.b, 14), VLAN_ID, 'TCI');
+        assert.equal(u16(f.b, 16), 0x0800);
+        assert.equal(f.b[27], 17);
+        assert.equal(f.wireLen, 14 + 4 + 20 + 8 + VLAN_LEN);
+        assert.equal(f.capLen, f.wireLen);
+        assert.deepEqual(f.b.subarray(46), payloadOf(7, VLAN_LEN));
+      }
       assert.equal(udp4.length, 2 * UDP_LENS.length);
       assert.equal(udp6.length, 2);
 
@@ -478,7 +539,7 @@ if (!isMainThread && workerData?.role === 'waiter') {
         assert.deepEqual(f.b.subarray(62), payloadOf(9, V6_LEN));
       }
       // both directions of each flow meet in one shard, the one shardOf() computes
-      for (const flow of [udp4, udp6, tcp]) {
+      for (const flow of [udp4, udp6, tcp, vlan]) {
         assert.ok(flow.length >= 2);
         assert.equal(new Set(flow.map((f) => f.shard)).size, 1, 'one shard per flow');
         for (const f of flow) assert.equal(shardOf(f.b, SHARDS), f.shard);
@@ -506,21 +567,47 @@ if (!isMainThread && workerData?.role === 'waiter') {
       assert.equal(s.kernelPackets, frames.length);
       assert.equal(s.kernelDrops, 0);
 
-      // the one-ring capture never consumed: 1024 bytes hold 6 of its 12 UDP packets
-      // (records 72+72+136+136+368, then the 1066-byte ones drop, then IPv6's 192 fits)
-      assert.equal(res.stats2.packets, 12);
+      // the one-ring capture never consumed: 1024 bytes hold 6 of its 14 UDP packets
+      // (records 72+72+136+136+368, then the 1066-byte ones drop, then IPv6's 192 fits;
+      // the VLAN pair (96 each) finds 48 bytes left)
+      assert.equal(res.stats2.packets, 14);
       assert.deepEqual(res.tinyRecs.map((r) => r.wireLen), [43, 43, 106, 106, 342, 162]);
-      assert.deepEqual(res.stats2.ringDrops, [6]);
-      assert.equal(res.tinyDropped, 6);
-      assert.equal(res.stats2.kernelPackets, 12);
+      assert.deepEqual(res.stats2.ringDrops, [8]);
+      assert.equal(res.tinyDropped, 8);
+      assert.equal(res.stats2.kernelPackets, 14);
+
+      // promiscuous mode: on while a capture asked for it, off after the last one stopped
+      assert.equal(res.flagsBefore & 0x100, 0);
+      assert.equal(res.flagsOpen & 0x100, 0x100);
+      assert.equal(res.flagsAfter & 0x100, 0);
+
+      // fanout: every packet reached exactly one member of the group
+      // (each socket stamps packets itself, so frames are matched by length and bytes)
+      const key = (r: Rec) => `${r.wireLen}:${r.hex.slice(0, 2 * SNAP)}`;
+      const fanKeys = [...res.fanRecs[0]!, ...res.fanRecs[1]!].map(key).sort();
+      assert.deepEqual(fanKeys, res.records.map(key).sort());
+      assert.equal(res.fanStats[0]!.packets + res.fanStats[1]!.packets, frames.length);
+      console.log(`# fanout split ${res.fanStats[0]!.packets} / ${res.fanStats[1]!.packets}`);
+      // PACKET_FANOUT_HASH uses the kernel's symmetric flow hash: a flow, both ways, stays with one member
+      const memberOf = new Map<number, Set<number>>();
+      res.fanRecs.forEach((recs, m) => {
+        for (const r of recs) {
+          const b = Buffer.from(r.hex, 'hex');
+          const h = shardHash(b, 0, b.length);
+          if (!memberOf.has(h)) memberOf.set(h, new Set());
+          memberOf.get(h)!.add(m);
+        }
+      });
+      assert.equal(memberOf.size, 4, 'four flows: UDP/IPv4, UDP/IPv6, TCP, UDP in VLAN 5');
+      for (const members of memberOf.values()) assert.equal(members.size, 1);
 
       // a consumer asleep in wait(20 s) is woken by the capture thread's request, not the timeout
       console.log(`# sleeping consumer woke ${res.waited.wokeAfterMs} ms after it began to wait (traffic started ~100+ ms later)`);
       assert.ok(res.waited.ok, 'woken with data');
       assert.ok(res.waited.wokeAfterMs < 10_000, `woke after ${res.waited.wokeAfterMs} ms`);
       assert.ok(res.stats3.wakeups >= 1);
-      assert.equal(res.waited.records, 12);
-      assert.equal(res.stats3.packets, 12);
+      assert.equal(res.waited.records, 14);
+      assert.equal(res.stats3.packets, 14);
     } finally {
       sh(['ip', 'netns', 'del', nsA]);
       sh(['ip', 'netns', 'del', nsB]);
