@@ -19,6 +19,8 @@ const ROLE = process.env['STNN_AFPACKET_TEST_ROLE'];
 const A_IP = '10.77.0.1';
 const B_IP = '10.77.0.2';
 const A_IP6 = 'fd00:77::1';
+const UDP_PORT = 7777;
+const TCP_PORT = 7778;
 const VLAN_ID = 5;
 const VLAN_LEN = 20;
 const FANOUT_GROUP = 4242;
@@ -41,8 +43,6 @@ s.bind((sys.argv[1], 0))
 s.send(frame('10.78.0.2', '10.78.0.1', 40000, ${UDP_PORT}))
 s.send(frame('10.78.0.1', '10.78.0.2', ${UDP_PORT}, 40000))
 `;
-const UDP_PORT = 7777;
-const TCP_PORT = 7778;
 const UDP_LENS = [1, 64, 300, 1000, 1400];
 const V6_LEN = 100;
 const TCP_MSG = 'stnn-tcp-hello';
