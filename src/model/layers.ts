@@ -257,14 +257,24 @@ export interface LstmStacksArgs {
 /**
  * S independent LSTM stacks over the same input, each followed by dense(side²) reshaped to
  * side×side; the S maps are the channels of the output [B, side, side, S] (= the folded
- * side×side×S×1 volume). Equivalent to S × (Keras LSTM(return_sequences) × (layers−1), LSTM, Dense,
- * Reshape) with recurrent_activation sigmoid and gate order i, f, c, o, but computed for all
- * stacks at once with batched matMuls and with each layer's input projection done for all
- * timesteps in one matMul: ~12 ops per timestep instead of ~40 per stack, which is what makes the
- * LSTM part cheap at small batches. Input: [B, timesteps·features], row-major (row = timestep).
+ * side×side×S×1 volume). Each stack is exactly S × (Keras LSTM(return_sequences) × (layers−1),
+ * LSTM, Dense, Reshape) with recurrent_activation sigmoid and gate order i, f, c, o.
  *
- * Weights per layer l: kernel_l [S, in_l, 4U], recurrent_l [S, U, 4U], bias_l [S, 1, 4U]; then
- * map_kernel [S, U, side²], map_bias [S, 1, side²].
+ * Why not S Keras LSTMs: tfjs-layers runs ~40 small ops per timestep and stack, and the wasm
+ * backend's batched matMul is ~15× slower than its 2-D one. Here all stacks run side by side in
+ * one 2-D state h = [h_1 … h_S] (B × S·U), so a timestep of all stacks is one 2-D matMul and ~11
+ * element-wise ops, and each layer's input projection is one matMul for all timesteps.
+ *
+ * Weight layout (2-D, all stacks together):
+ *   kernel_l    [in_l, 4·S·U]    in_0 = features (every stack reads the same row), else S·U
+ *   recurrent_l [S·U, 4·S·U]
+ *   bias_l      [4·S·U]
+ *   map_kernel  [S·U, side²·S],  map_bias [side²·S]
+ * Columns are gate-major then stack: column g·S·U + s·U + u is gate g (i, f, c, o) of unit u of
+ * stack s; map column p·S + s is pixel p of stack s's map. Rows of kernel_l (l ≥ 1), recurrent_l
+ * and map_kernel are stack s's units s·U … s·U+U−1. Blocks that would connect two different stacks
+ * are zero and stay zero: in training the weights are multiplied by a constant block mask (so
+ * their gradient is 0 too); in inference they are used as stored.
  */
 export class LstmStacks extends tf.layers.Layer {
   static readonly className = 'StnnLstmStacks';
@@ -272,6 +282,7 @@ export class LstmStacks extends tf.layers.Layer {
   private w: { kernel: tf.LayerVariable; recurrent: tf.LayerVariable; bias: tf.LayerVariable }[] = [];
   private mapKernel: tf.LayerVariable | null = null;
   private mapBias: tf.LayerVariable | null = null;
+  private masks: { gates: tf.Tensor2D; map: tf.Tensor2D } | null = null;
 
   constructor(args: LstmStacksArgs) {
     super({ name: args.name });
@@ -284,32 +295,52 @@ export class LstmStacks extends tf.layers.Layer {
     };
   }
 
+  /** 1 where row stack == column stack. Gate matrices [S·U, 4·S·U]; map [S·U, side²·S]. */
+  private buildMasks(): { gates: tf.Tensor2D; map: tf.Tensor2D } {
+    const { stacks: S, units: U, side } = this.cfg;
+    const M = side * side;
+    const g = new Float32Array(S * U * 4 * S * U);
+    const m = new Float32Array(S * U * M * S);
+    for (let r = 0; r < S * U; r++) {
+      const sr = Math.floor(r / U);
+      for (let c = 0; c < 4 * S * U; c++) if (Math.floor((c % (S * U)) / U) === sr) g[r * 4 * S * U + c] = 1;
+      for (let c = 0; c < M * S; c++) if (c % S === sr) m[r * M * S + c] = 1;
+    }
+    return { gates: tf.keep(tf.tensor2d(g, [S * U, 4 * S * U])), map: tf.keep(tf.tensor2d(m, [S * U, M * S])) };
+  }
+
   override build(): void {
     const { stacks: S, layers, units: U, features: F, side } = this.cfg;
+    const M = side * side;
     let seed = this.cfg.seed;
     const next = () => (seed === undefined ? undefined : ++seed);
+    // Glorot-uniform limits of ONE stack's matrices (fan-in, fan-out of that stack).
     const uniform = (fanIn: number, fanOut: number) => {
       const limit = Math.sqrt(6 / (fanIn + fanOut));
       return tf.initializers.randomUniform({ minval: -limit, maxval: limit, seed: next() });
     };
-    // forget-gate bias 1 (Keras unit_forget_bias), others 0
-    const biasInit = tf.initializers.constant({ value: 0 });
     this.w = [];
     for (let l = 0; l < layers; l++) {
-      const fin = l === 0 ? F : U;
-      const kernel = this.addWeight(`kernel_${l}`, [S, fin, 4 * U], 'float32', uniform(fin, 4 * U));
-      const recurrent = this.addWeight(`recurrent_${l}`, [S, U, 4 * U], 'float32', uniform(U, 4 * U));
-      const bias = this.addWeight(`bias_${l}`, [S, 1, 4 * U], 'float32', biasInit);
+      const fin = l === 0 ? F : S * U;
+      const kernel = this.addWeight(`kernel_${l}`, [fin, 4 * S * U], 'float32', uniform(l === 0 ? F : U, 4 * U));
+      const recurrent = this.addWeight(`recurrent_${l}`, [S * U, 4 * S * U], 'float32', uniform(U, 4 * U));
+      // forget-gate bias 1 (Keras unit_forget_bias), the others 0: set below
+      const bias = this.addWeight(`bias_${l}`, [4 * S * U], 'float32', tf.initializers.zeros());
       this.w.push({ kernel, recurrent, bias });
     }
-    this.mapKernel = this.addWeight('map_kernel', [S, U, side * side], 'float32', uniform(U, side * side));
-    this.mapBias = this.addWeight('map_bias', [S, 1, side * side], 'float32', tf.initializers.zeros());
-    this.built = true;
-    // unit forget bias: set after creation (an initializer cannot address a slice)
+    this.mapKernel = this.addWeight('map_kernel', [S * U, M * S], 'float32', uniform(U, M));
+    this.mapBias = this.addWeight('map_bias', [M * S], 'float32', tf.initializers.zeros());
+    this.masks ??= this.buildMasks();
     tf.tidy(() => {
-      const fb = tf.concat([tf.zeros([S, 1, U]), tf.ones([S, 1, U]), tf.zeros([S, 1, 2 * U])], 2);
-      for (const { bias } of this.w) bias.write(fb);
+      const fb = tf.concat([tf.zeros([S * U]), tf.ones([S * U]), tf.zeros([2 * S * U])]);
+      for (const [l, { kernel, recurrent, bias }] of this.w.entries()) {
+        bias.write(fb);
+        recurrent.write(tf.mul(recurrent.read(), this.masks!.gates));
+        if (l > 0) kernel.write(tf.mul(kernel.read(), this.masks!.gates));
+      }
+      this.mapKernel!.write(tf.mul(this.mapKernel!.read(), this.masks!.map));
     });
+    this.built = true;
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -317,39 +348,52 @@ export class LstmStacks extends tf.layers.Layer {
     return [s[0]!, this.cfg.side, this.cfg.side, this.cfg.stacks];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const { stacks: S, layers, units: U, timesteps: T, features: F, side } = this.cfg;
+      const SU = S * U;
+      const training = kwargs['training'] === true;
+      this.masks ??= this.buildMasks();
+      const masked = (v: tf.LayerVariable, mask: tf.Tensor2D) => (training ? tf.mul(v.read(), mask) : v.read()) as tf.Tensor2D;
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor;
       const B = x.shape[0]!;
-      // [1, B·T, F] → [S, B·T, F]: every stack reads the same rows
-      let seq: tf.Tensor3D = tf.tile(tf.reshape(x, [1, B * T, F]), [S, 1, 1]);
-      let h: tf.Tensor3D | null = null;
+      // time-major rows: [T·B, F], so timestep t is the contiguous block of rows t·B … t·B+B−1
+      let seq = tf.reshape(tf.transpose(tf.reshape(x, [B, T, F]), [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
+      let h: tf.Tensor2D | null = null;
       for (let l = 0; l < layers; l++) {
         const { kernel, recurrent, bias } = this.w[l]!;
-        const R = recurrent.read() as tf.Tensor3D;
-        const proj = tf.reshape(tf.add(tf.matMul(seq, kernel.read() as tf.Tensor3D), bias.read()), [S, B, T, 4 * U]);
-        const steps = tf.unstack(proj, 2) as tf.Tensor3D[];
-        let c: tf.Tensor3D | null = null;
+        const K = l === 0 ? (kernel.read() as tf.Tensor2D) : masked(kernel, this.masks.gates);
+        const R = masked(recurrent, this.masks.gates);
+        const proj = tf.reshape(tf.add(tf.matMul(seq, K), bias.read()), [T, B, 4 * SU]);
+        const steps = tf.unstack(proj, 0) as tf.Tensor2D[];
+        let c: tf.Tensor2D | null = null;
         h = null;
-        const hs: tf.Tensor3D[] = [];
+        const hs: tf.Tensor2D[] = [];
         for (let t = 0; t < T; t++) {
-          const z: tf.Tensor3D = h ? tf.add(steps[t]!, tf.matMul(h, R)) : steps[t]!;
-          const [zi, zf, zc, zo] = tf.split(z, 4, 2) as tf.Tensor3D[];
-          const i = tf.sigmoid(zi!);
-          const g = tf.tanh(zc!);
-          const ig = tf.mul(i, g) as tf.Tensor3D;
-          const cNew: tf.Tensor3D = c ? tf.add(tf.mul(tf.sigmoid(zf!), c), ig) : ig;
-          const hNew = tf.mul(tf.sigmoid(zo!), tf.tanh(cNew)) as tf.Tensor3D;
+          const z: tf.Tensor2D = h ? tf.add(steps[t]!, tf.matMul(h, R)) : steps[t]!;
+          const [zi, zf, zc, zo] = tf.split(z, 4, 1) as tf.Tensor2D[];
+          const ig = tf.mul(tf.sigmoid(zi!), tf.tanh(zc!)) as tf.Tensor2D;
+          const cNew: tf.Tensor2D = c ? tf.add(tf.mul(tf.sigmoid(zf!), c), ig) : ig;
+          const hNew = tf.mul(tf.sigmoid(zo!), tf.tanh(cNew)) as tf.Tensor2D;
           c = cNew;
           h = hNew;
           if (l < layers - 1) hs.push(hNew);
         }
-        if (l < layers - 1) seq = tf.reshape(tf.stack(hs, 2), [S, B * T, U]);
+        if (l < layers - 1) seq = tf.concat(hs, 0); // [T·B, S·U], time-major
       }
-      const maps = tf.add(tf.matMul(h!, this.mapKernel!.read() as tf.Tensor3D), this.mapBias!.read()); // [S, B, side²]
-      return tf.reshape(tf.transpose(maps, [1, 2, 0]), [B, side, side, S]);
+      const maps = tf.add(tf.matMul(h!, masked(this.mapKernel!, this.masks.map)), this.mapBias!.read()); // [B, side²·S]
+      return tf.reshape(maps, [B, side, side, S]);
     });
+  }
+
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
+    const r = super.dispose();
+    if (r.refCountAfterDispose === 0 && this.masks) {
+      this.masks.gates.dispose();
+      this.masks.map.dispose();
+      this.masks = null;
+    }
+    return r;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -125,26 +125,58 @@ function refLstmStack(x: tf.Tensor2D, T: number, F: number, layers: { k: tf.Tens
   return h;
 }
 
-test('LstmStacks equals two plain Keras-style LSTM stacks + dense maps', async () => {
+test('LstmStacks equals two plain Keras-style LSTM stacks + dense maps (inference and training paths)', async () => {
   await initBackend('wasm');
   const [S, L, U, T, F, side] = [2, 3, 6, 5, 23, 3];
+  const M = side * side;
   const layer = new LstmStacks({ stacks: S, layers: L, units: U, timesteps: T, features: F, side, seed: 9 });
   const x = tf.randomNormal([4, T * F], 0, 1, 'float32', 4) as tf.Tensor2D;
   const got = layer.apply(x) as tf.Tensor4D; // builds with seeded random weights
   assert.deepEqual(got.shape, [4, side, side, S]);
   const W = layer.getWeights();
-  // biases are initialised to 0 except the forget gate (1): check, then randomise them
-  assert.deepEqual(Array.from(W[2]!.dataSync()).slice(0, 4 * U), [...Array(U).fill(0), ...Array(U).fill(1), ...Array(2 * U).fill(0)]);
+  assert.deepEqual(W.map((w) => w.shape), [
+    [F, 4 * S * U], [S * U, 4 * S * U], [4 * S * U], [S * U, 4 * S * U], [S * U, 4 * S * U], [4 * S * U],
+    [S * U, 4 * S * U], [S * U, 4 * S * U], [4 * S * U], [S * U, M * S], [M * S],
+  ]);
+  // biases start at 0 except the forget gate (1)
+  assert.deepEqual(Array.from(W[2]!.dataSync()), [...Array(S * U).fill(0), ...Array(S * U).fill(1), ...Array(2 * S * U).fill(0)]);
+  // cross-stack blocks start at 0: recurrent_0 row 0 (stack 0) × gate i, stack 1 columns
+  assert.deepEqual(Array.from(W[1]!.dataSync()).slice(U, 2 * U).map(Math.abs), Array(U).fill(0));
   const W2 = W.map((w, i) => (i % 3 === 2 || i === W.length - 1 ? tf.randomNormal(w.shape, 0, 0.5, 'float32', 100 + i) : w));
   layer.setWeights(W2);
-  const out = layer.apply(x) as tf.Tensor4D;
-  for (let s = 0; s < S; s++) {
-    const pick = (t: tf.Tensor) => tf.squeeze(tf.slice(t, [s, 0, 0], [1, -1, -1]), [0]);
-    const ls = [];
-    for (let l = 0; l < L; l++) ls.push({ k: pick(W2[3 * l]!) as tf.Tensor2D, r: pick(W2[3 * l + 1]!) as tf.Tensor2D, b: tf.reshape(pick(W2[3 * l + 2]!), [4 * U]) as tf.Tensor1D });
-    const h = refLstmStack(x, T, F, ls);
-    const map = tf.add(tf.matMul(h, pick(W2[3 * L]!) as tf.Tensor2D), tf.reshape(pick(W2[3 * L + 1]!), [side * side]));
-    const mine = tf.reshape(tf.slice(out, [0, 0, 0, s], [4, side, side, 1]), [4, side * side]);
-    assert.ok(maxAbsDiff(mine, map) <= 1e-5, `stack ${s}: diff ${maxAbsDiff(mine, map)}`);
+  for (const training of [false, true]) {
+    const out = layer.apply(x, { training }) as tf.Tensor4D;
+    for (let s = 0; s < S; s++) {
+      // stack s's Keras-layout matrices: rows of its units (all rows for kernel_0), its columns of each gate
+      const gateCols = (m: tf.Tensor2D, rows: boolean) => {
+        const r = rows ? tf.slice(m, [s * U, 0], [U, -1]) : m;
+        return tf.concat([0, 1, 2, 3].map((g) => tf.slice(r, [0, g * S * U + s * U], [-1, U])), 1) as tf.Tensor2D;
+      };
+      const ls = [];
+      for (let l = 0; l < L; l++) {
+        const b = tf.reshape(gateCols(tf.reshape(W2[3 * l + 2]!, [1, 4 * S * U]), false), [4 * U]) as tf.Tensor1D;
+        ls.push({ k: gateCols(W2[3 * l]! as tf.Tensor2D, l > 0), r: gateCols(W2[3 * l + 1]! as tf.Tensor2D, true), b });
+      }
+      const h = refLstmStack(x, T, F, ls);
+      const mk = tf.slice(W2[3 * L]!, [s * U, 0], [U, -1]); // [U, M·S]; stack s's pixels are columns p·S+s
+      const cols = tf.reshape(tf.slice(tf.reshape(mk, [U, M, S]), [0, 0, s], [U, M, 1]), [U, M]);
+      const mb = tf.reshape(tf.slice(tf.reshape(W2[3 * L + 1]!, [M, S]), [0, s], [M, 1]), [M]);
+      const map = tf.add(tf.matMul(h, cols), mb);
+      const mine = tf.reshape(tf.slice(out, [0, 0, 0, s], [4, side, side, 1]), [4, M]);
+      assert.ok(maxAbsDiff(mine, map) <= 1e-5, `training=${training} stack ${s}: diff ${maxAbsDiff(mine, map)}`);
+    }
   }
+});
+
+test('LstmStacks keeps the stacks independent in training (cross-stack gradients are 0)', async () => {
+  await initBackend('wasm');
+  const layer = new LstmStacks({ stacks: 2, layers: 2, units: 3, timesteps: 5, features: 23, side: 2, seed: 1 });
+  const x = tf.randomNormal([3, 115], 0, 1, 'float32', 2);
+  layer.apply(x);
+  const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+  // recurrent_0 is [6, 24]: row 0 (stack 0) × columns 3..5 (gate i of stack 1) must have zero gradient
+  const g = grads[vars[1]!.name]!.arraySync() as number[][];
+  assert.deepEqual(g[0]!.slice(3, 6).map(Math.abs), [0, 0, 0]);
+  assert.ok(g[0]!.slice(0, 3).some((v) => v !== 0));
 });
