@@ -12,12 +12,22 @@
  * version (nDPI's `[TLSv1.x]` is the ServerHello's version when it saw one, else
  * the ClientHello's legacy version: compared with our negotiated version only
  * where we have one). Under `node --test` (no --run) it does nothing.
+ *
+ *   node --import tsx test/tls/corpus-check.ts --acks [pcap…]
+ *
+ * runs the tracker through a minimal TCP flow map of its own, once without and once
+ * with ACK numbers, and prints the TLS flows whose handshake/data split differs
+ * (the flow table does not pass ACK numbers yet).
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { extractFlows } from '../../src/flow/extract.js';
 import type { FlowRecord } from '../../src/flow/record.js';
-import { defaultTlsCounters } from '../../src/tls/tracker.js';
+import { defaultTlsCounters, TlsCounters, TlsTracker } from '../../src/tls/tracker.js';
+import { openCapture, newRawFrame } from '../../src/capture/reader.js';
+import { decodeFrame, DecodeCounters } from '../../src/decode/index.js';
+import { DecodedPacket } from '../../src/decode/packet.js';
+import { formatIP } from '../../src/flow/ip.js';
 
 const CORPUS = '/work/shared/corpus/ndpi';
 
@@ -146,6 +156,73 @@ async function main(): Promise<void> {
   for (const n of notes) console.log('  ' + n);
 }
 
-if (process.argv.includes('--run')) {
+const maxState = { bytes: 0, where: '' };
+
+interface MiniFlow { t: TlsTracker; client: string; hs: number; data: number; key: string }
+
+/** TCP flows of one capture through a bare flow map (client: SYN sender, SYN-ACK receiver, else first sender). */
+function miniPipeline(pcap: string, withAcks: boolean, counters: TlsCounters): Map<string, MiniFlow> {
+  const flows = new Map<string, MiniFlow>();
+  const r = openCapture(pcap);
+  const frame = newRawFrame();
+  const p = new DecodedPacket();
+  const dc = new DecodeCounters();
+  try {
+    while (r.next(frame)) {
+      if (!decodeFrame(frame, p, dc) || p.proto !== 6) continue;
+      const a = ep(formatIP(p.ipVersion as 4 | 6, p.buf, p.srcAddrOff), p.srcPort);
+      const b = ep(formatIP(p.ipVersion as 4 | 6, p.buf, p.dstAddrOff), p.dstPort);
+      const key = [a, b].sort().join(' ');
+      let f = flows.get(key);
+      if (f === undefined) {
+        const synAck = (p.tcpFlags & 0x12) === 0x12;
+        f = { t: new TlsTracker(counters), client: synAck ? b : a, hs: 0, data: 0, key };
+        flows.set(key, f);
+      }
+      const dir = a === f.client ? 0 : 1;
+      const ph = withAcks
+        ? f.t.onPacket(dir, p.tcpSeq, p.tcpFlags, p.buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck)
+        : f.t.onPacket(dir, p.tcpSeq, p.tcpFlags, p.buf, p.payloadOff, p.payloadCapLen, p.payloadLen);
+      if (ph === 0) f.hs++; else f.data++;
+      const sb = f.t.stateBytes();
+      if (sb > maxState.bytes) { maxState.bytes = sb; maxState.where = `${basename(pcap)} ${key}`; }
+    }
+  } catch (e) {
+    console.log(`  ${basename(pcap)}: ${(e as Error).message}`);
+  } finally {
+    r.close();
+  }
+  return flows;
+}
+
+function compareAcks(files: string[]): void {
+  const c0 = new TlsCounters(), c1 = new TlsCounters();
+  let tls = 0, differ = 0, ended0 = 0, ended1 = 0;
+  for (const pcap of files) {
+    const a = miniPipeline(pcap, false, c0);
+    const b = miniPipeline(pcap, true, c1);
+    for (const [k, f] of a) {
+      const g = b.get(k)!;
+      if (f.t.status !== 'tls' && g.t.status !== 'tls') continue;
+      tls++;
+      if (f.t.handshakeDone) ended0++;
+      if (g.t.handshakeDone) ended1++;
+      else if (process.argv.includes('--verbose')) console.log(`  not ended: ${basename(pcap)} ${k} hs ${g.hs} sni ${g.t.info().sni ?? '-'} v ${g.t.info().versionNegotiated ?? '-'}`);
+      if (f.hs !== g.hs || f.t.status !== g.t.status) {
+        differ++;
+        console.log(`  ${basename(pcap)} ${k}: without ACKs ${f.t.status} hs ${f.hs} data ${f.data}; with ACKs ${g.t.status} hs ${g.hs} data ${g.data} sni ${g.t.info().sni ?? '-'}`);
+      }
+    }
+  }
+  console.log(`TLS flows: ${tls}; handshake ended without ACKs: ${ended0}, with ACKs: ${ended1}; split differs: ${differ}`);
+  console.log(`largest stateBytes() after any packet: ${maxState.bytes} (${maxState.where})`);
+  console.log('counters without ACKs:', JSON.stringify(c0.toObject()));
+  console.log('counters with ACKs:   ', JSON.stringify(c1.toObject()));
+}
+
+if (process.argv.includes('--acks')) {
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  compareAcks(args);
+} else if (process.argv.includes('--run')) {
   main().catch((e) => { console.error(e); process.exit(1); });
 }

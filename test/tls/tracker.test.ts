@@ -595,3 +595,19 @@ test('random garbage, flags and sequence numbers: never throws, state stays unde
   assert.equal(t.onPacket(0, 1, 0x18, new Uint8Array(4), 0, -1, -1), 0);
   assert.throws(() => new TlsTracker(new TlsCounters(), { ...DEFAULT_TLS_LIMITS, oooMaxBytes: 0 }), /oooMaxBytes/);
 });
+
+test('counters: names in a fixed order, summed by add()', () => {
+  assert.deepEqual(TlsCounters.names.slice(0, 4), ['tls_flows', 'not_tls_flows', 'sslv2_hellos', 'records']);
+  for (const n of ['client_hellos', 'server_hellos', 'gaps', 'oversize_records', 'bad_records', 'reorder_dropped', 'hello_too_large']) {
+    assert.ok(TlsCounters.names.includes(n), n);
+  }
+  const a = new TlsCounters();
+  const b = new TlsCounters();
+  a.records = 3;
+  b.records = 4;
+  b.gaps = 1;
+  a.add(b);
+  assert.equal(a.toObject().records, 7);
+  assert.equal(a.toObject().gaps, 1);
+  assert.equal(Object.keys(a.toObject()).length, TlsCounters.names.length);
+});
