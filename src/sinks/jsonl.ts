@@ -18,12 +18,19 @@ export class JsonlSink implements Sink {
   private bufLines = 0;
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
+  /** stdout chunks whose write callback has not run yet, and who waits for them. */
+  private inflight = 0;
+  private idle: (() => void) | null = null;
   private readonly st: SinkStats = { sent: 0, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };
 
   constructor(private readonly cfg: JsonlConfig) {
     this.name = cfg.name ?? 'jsonl';
     this.stdout = cfg.path === '-';
-    if (!this.stdout) {
+    if (this.stdout) {
+      // A closed pipe (`stnn … | head`) must not crash the sensor: count it instead.
+      // (write callbacks count the failure).
+      process.stdout.on('error', () => {});
+    } else {
       if (typeof cfg.path !== 'string' || cfg.path === '') throw new StnnError('STNN_CONFIG', `sink ${this.name}: path must be a file path or '-'`);
       try {
         this.fd = fs.openSync(cfg.path, 'a');
@@ -66,13 +73,15 @@ export class JsonlSink implements Sink {
     this.bufBytes = 0;
     this.bufLines = 0;
     if (this.stdout) {
+      this.inflight++;
       process.stdout.write(text, (err) => {
+        this.inflight--;
         if (err) {
           this.st.errors++;
           this.st.dropped += n;
-        }
+        } else this.st.sent += n;
+        if (this.inflight === 0) this.idle?.();
       });
-      this.st.sent += n;
       return;
     }
     try {
@@ -90,7 +99,20 @@ export class JsonlSink implements Sink {
   async flush(): Promise<void> {
     this.drain();
     if (this.stdout) {
-      if (process.stdout.writableNeedDrain) await new Promise<void>((r) => process.stdout.once('drain', r));
+      // Every chunk handed to stdout has its outcome (written or failed) before flush returns.
+      if (this.inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            this.idle = null;
+            resolve();
+          }, 5000);
+          this.idle = () => {
+            clearTimeout(t);
+            this.idle = null;
+            resolve();
+          };
+        });
+      }
       return;
     }
     if (this.fd >= 0) {

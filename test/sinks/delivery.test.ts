@@ -230,3 +230,22 @@ test('a datagram too large for UDP is refused by the kernel: dropped and counted
   assert.equal(st.dropped, 1);
   assert.equal(st.errors, 2); // the refused batch of 5, then the single record
 });
+
+test('jsonl on stdout: a reader that goes away (| head) is counted, never a crash', async () => {
+  const { spawn } = await import('node:child_process');
+  const sinkUrl = new URL('../../src/sinks/sink.js', import.meta.url).href;
+  const code =
+    `const { createSink } = await import(${JSON.stringify(sinkUrl)});` +
+    `const s = createSink({ type: 'jsonl', path: '-' });` +
+    `for (let i = 0; i < 5000; i++) s.write({ i, pad: 'x'.repeat(200) });` +
+    `await s.close(); console.error(JSON.stringify(s.stats()));`;
+  const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  child.stdout.once('data', () => child.stdout.destroy()); // the reader leaves after its first chunk
+  const rc = await new Promise((r) => child.on('exit', r));
+  assert.equal(rc, 0, err);
+  const st = JSON.parse(err.trim().split('\n').at(-1)!);
+  assert.equal(st.sent + st.dropped, 5000);
+  assert.ok(st.dropped > 0 && st.errors > 0, err);
+});
