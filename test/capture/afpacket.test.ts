@@ -414,9 +414,16 @@ if (!isMainThread && workerData?.role === 'waiter') {
       () => AfPacketCapture.open({ interface: 'stnn-nope0', rings: [new SpscRing(createRingBuffer(1024))] }),
       (e: unknown) => e instanceof StnnError && e.code === 'STNN_CONFIG' && e.exitCode === 2 && /no such network interface: stnn-nope0/.test(e.message),
     );
+    if (process.getuid?.() === 0) {
+      // a ring geometry the kernel refuses (not a power-of-two number of pages)
+      assert.throws(
+        () => AfPacketCapture.open({ interface: 'lo', rings: [new SpscRing(createRingBuffer(1024))], blockSize: 5000 }),
+        (e: unknown) => e instanceof StnnError && e.code === 'STNN_CONFIG' && /blockSize 5000/.test(e.message),
+      );
+    }
     assert.throws(
-      () => AfPacketCapture.open({ interface: 'lo', rings: [new SpscRing(createRingBuffer(1024))], blockSize: 5000 }),
-      (e: unknown) => e instanceof StnnError && e.code === 'STNN_CONFIG',
+      () => AfPacketCapture.open({ interface: 'lo', rings: [new SpscRing(createRingBuffer(1024))], snapLen: 10 }),
+      (e: unknown) => e instanceof StnnError && e.code === 'STNN_CONFIG' && /snapLen must be an integer in \[64, 262144\], got 10/.test(e.message),
     );
   });
 

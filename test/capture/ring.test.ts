@@ -43,6 +43,26 @@ if (!isMainThread && workerData?.role === 'ring-producer') {
   }
   ring.close();
   parentPort!.postMessage({ waits });
+} else if (!isMainThread && workerData?.role === 'ring-sleeper') {
+  // Consumer asleep on an empty ring, then producer asleep on a full one.
+  const ring = new SpscRing(workerData.sab as SharedArrayBuffer);
+  const rec = new RingRecord();
+  Atomics.store(workerData.flag as Int32Array, 0, 1);
+  let t0 = Date.now();
+  const gotData = ring.wait(10_000);
+  const consumerWokeMs = Date.now() - t0;
+  ring.pop(rec);
+  const first = rec.buf[rec.off];
+  // now fill the ring up and wait for the main thread to release space
+  const out = new SpscRing(workerData.sab2 as SharedArrayBuffer);
+  const p = new Uint8Array(120);
+  while (out.push(p));
+  const dropsBefore = out.dropped;
+  Atomics.store(workerData.flag as Int32Array, 0, 2);
+  t0 = Date.now();
+  const gotSpace = out.waitForSpace(120, 10_000);
+  const producerWokeMs = Date.now() - t0;
+  parentPort!.postMessage({ gotData, consumerWokeMs, first, gotSpace, producerWokeMs, dropsBefore });
 } else {
   test('round trip of a plain and a packet record, byte-exact', () => {
     const ring = new SpscRing(createRingBuffer(1024));
@@ -190,6 +210,35 @@ if (!isMainThread && workerData?.role === 'ring-producer') {
     assert.ok(wraps > 100, `wrapped ${wraps} times`);
     assert.ok(failures > 0, 'the ring was full at times');
     assert.ok(next > 3000, `moved ${next} records`);
+  });
+
+  test('wait() and waitForSpace() sleep until the other side notifies, not until the timeout', async () => {
+    const sab = createRingBuffer(1024);
+    const sab2 = createRingBuffer(1024);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const w = spawnSelf({ role: 'ring-sleeper', sab, sab2, flag });
+    const result = new Promise<Record<string, number | boolean>>((res, rej) => {
+      w.once('message', res);
+      w.once('error', rej);
+    });
+    while (Atomics.load(flag, 0) !== 1) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 200)); // the worker is asleep in wait()
+    new SpscRing(sab).push(Uint8Array.of(42));
+    while (Atomics.load(flag, 0) !== 2) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 200)); // the worker is asleep in waitForSpace()
+    const consumer = new SpscRing(sab2);
+    const rec = new RingRecord();
+    assert.ok(consumer.pop(rec));
+    assert.ok(consumer.pop(rec)); // the second pop releases the first record (lazy release)
+    consumer.release();
+    const r = await result;
+    await w.terminate();
+    assert.equal(r['gotData'], true);
+    assert.equal(r['first'], 42);
+    assert.ok((r['consumerWokeMs'] as number) >= 150 && (r['consumerWokeMs'] as number) < 5000, `consumer woke after ${r['consumerWokeMs']} ms`);
+    assert.equal(r['gotSpace'], true);
+    assert.ok((r['producerWokeMs'] as number) >= 150 && (r['producerWokeMs'] as number) < 5000, `producer woke after ${r['producerWokeMs']} ms`);
+    assert.equal(r['dropsBefore'], 1, 'the push that found the ring full counted one drop');
   });
 
   test('a worker producer moves 10^6 records to this consumer: no loss, order and bytes kept', async () => {
