@@ -1,0 +1,352 @@
+/**
+ * The sensor's wiring, in one place, the same for live capture and --pcap:
+ *
+ *   packet source ─► one SpscRing per shard ─► shard workers (piscina, decode → flow table)
+ *     ─► msgpackr batches of FlowRecords (moved ArrayBuffers, one MessagePort per shard)
+ *     ─► main thread: batching ─► inference pool (piscina) ─► toEcs(flow, verdict) ─► sinks
+ *
+ * Live, the source is the stnn-afpacket capture thread (drops and counts when a ring is full);
+ * with --pcap, a producer thread reads the files and waits for room (lossless). The main thread
+ * gets no per-packet callback. When inference falls behind, flows beyond inference.max_backlog
+ * are emitted at once as 'unclassified' (counted): capture never waits for the models.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { AfPacketCapture, type AfPacketStats } from '../capture/afpacket.js';
+import { createRingBuffer, SpscRing } from '../capture/ring.js';
+import { checkCaptures } from '../flow/extract.js';
+import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
+import { N_FEATURES } from '../features/names.js';
+import { InferencePool, siblingModule } from '../inference/pool.js';
+import { createSinks, type MultiSink } from '../sinks/sink.js';
+import type { SensorConfig } from './config.js';
+import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
+import {
+  C_ACTIVE_FLOWS, C_BYTES, C_ENDED, C_PACKETS, CTL_FLUSH, CTL_STOP, END_REASONS, N_CONTROL, N_COUNTERS,
+  type ProducerSummary, type ProducerTask, type ShardMessage, type ShardTask,
+} from './protocol.js';
+import { batchPackr } from './shard-worker.js';
+
+export interface SensorOptions {
+  config: SensorConfig;
+  /** Capture files to replay instead of live capture. */
+  pcap?: string[];
+  /** One line per event (start-up, reload, drain, errors). */
+  log: (msg: string) => void;
+}
+
+export interface SensorSummary {
+  packets: number;
+  bytes: number;
+  kernelDrops: number;
+  ringDrops: number;
+  records: number;
+  verdicts: Record<string, number>;
+  unclassified: Record<string, number>;
+  ended: Record<string, number>;
+  producer?: ProducerSummary;
+}
+
+export const UNCLASSIFIED: Readonly<Verdict> = Object.freeze({ app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
+
+export class Sensor {
+  readonly done: Promise<SensorSummary>;
+  metricsAddress: { host: string; port: number } | null = null;
+  private readonly cfg: SensorConfig;
+  private readonly log: (msg: string) => void;
+  private readonly rings: SpscRing[] = [];
+  private readonly counters: Float64Array[] = [];
+  private readonly control = new Int32Array(new SharedArrayBuffer(N_CONTROL * 4));
+  private capture: AfPacketCapture | null = null;
+  private captureStats: AfPacketStats | null = null;
+  private sinks: MultiSink | null = null;
+  private pool: InferencePool | null = null;
+  private shardPool: Piscina | null = null;
+  private producerPool: Piscina | null = null;
+  private metrics: SensorMetrics | null = null;
+  private readonly ports: MessagePort[] = [];
+  private readonly shardTasks: Promise<unknown>[] = [];
+  private shardsLeft = 0;
+  private shardsDone!: () => void;
+  private producer: Promise<ProducerSummary> | null = null;
+  private stopping = false;
+  // inference batching
+  private pending: FlowRecord[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private backlog = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  private records = 0;
+  private readonly verdicts: Record<string, number> = {};
+  private readonly unclassified: Record<string, number> = { backlog: 0, no_model: 0, error: 0 };
+
+  private constructor(opts: SensorOptions) {
+    this.cfg = opts.config;
+    this.log = opts.log;
+    const shardsDone = new Promise<void>((r) => (this.shardsDone = r));
+    this.done = shardsDone.then(() => this.finish());
+  }
+
+  /**
+   * Opens the capture (or checks the files), the sinks, the inference pool and the metrics
+   * endpoint, then starts the shard workers and the packet source. Errors are StnnErrors
+   * (bad config, missing interface or capability: exit 2); whatever was opened is closed.
+   */
+  static async start(opts: SensorOptions): Promise<Sensor> {
+    const s = new Sensor(opts);
+    try {
+      await s.open(opts.pcap);
+    } catch (e) {
+      await s.teardown().catch(() => {});
+      throw e;
+    }
+    return s;
+  }
+
+  private async open(pcap: string[] | undefined): Promise<void> {
+    const { capture: cc, inference: ic } = this.cfg;
+    const live = !pcap || pcap.length === 0;
+    if (!live) checkCaptures(pcap!);
+    for (let k = 0; k < cc.shards; k++) {
+      this.rings.push(new SpscRing(createRingBuffer(cc.ringBytes)));
+      this.counters.push(new Float64Array(new SharedArrayBuffer(N_COUNTERS * 8)));
+    }
+    if (live) {
+      this.capture = AfPacketCapture.open({
+        interface: cc.interface,
+        rings: this.rings,
+        blockSize: cc.blockSize,
+        blockCount: cc.blockCount,
+        snapLen: cc.snaplen,
+        promiscuous: cc.promiscuous,
+        ...(cc.bpf ? { filter: cc.bpf } : {}),
+        ...(cc.fanoutGroup !== null ? { fanoutGroup: cc.fanoutGroup } : {}),
+      });
+    }
+    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${o.name ?? o.type}: ${m}`) })));
+    if (ic.models) {
+      this.pool = await InferencePool.open({ dir: ic.models, backend: ic.backend, threads: ic.threads, log: this.log });
+      this.log(`models from ${ic.models}: ${this.pool.apps.length} applications (${this.pool.apps.join(', ')}), ${ic.threads} inference thread(s)`);
+    } else {
+      this.log("no inference.models configured: features-only sensor, every verdict is 'unclassified'");
+    }
+    if (this.cfg.metrics) {
+      this.metrics = new SensorMetrics(() => this.snapshot());
+      this.metricsAddress = await this.metrics.listen(this.cfg.metrics.host, this.cfg.metrics.port);
+      this.log(`metrics on http://${this.metricsAddress.host}:${this.metricsAddress.port}/metrics`);
+    }
+    Atomics.store(this.control, CTL_FLUSH, this.cfg.shutdown.flushFlows ? 1 : 0);
+
+    this.shardPool = new Piscina({
+      filename: siblingModule(import.meta.url, 'shard-worker'),
+      minThreads: cc.shards,
+      maxThreads: cc.shards,
+      idleTimeout: 2 ** 31 - 1,
+    });
+    this.shardsLeft = cc.shards;
+    for (let k = 0; k < cc.shards; k++) {
+      const ch = new MessageChannel();
+      this.ports.push(ch.port1);
+      ch.port1.on('message', (m: ShardMessage) => this.onShardMessage(m));
+      const task: ShardTask = {
+        shard: k,
+        ringSab: this.rings[k]!.sab,
+        countersSab: this.counters[k]!.buffer as SharedArrayBuffer,
+        controlSab: this.control.buffer as SharedArrayBuffer,
+        port: ch.port2,
+        linkType: this.capture ? this.capture.linkType : 1,
+        live,
+        flow: {
+          idleTimeout: this.cfg.flow.idleTimeout,
+          activeTimeout: this.cfg.flow.activeTimeout,
+          closedTimeout: this.cfg.flow.closedTimeout,
+          maxFlows: this.cfg.flow.maxFlows,
+          allFlows: this.cfg.flow.allFlows,
+        },
+        tunnels: this.cfg.flow.tunnels,
+        batchSize: Math.min(ic.batchSize, 1024),
+        maxWaitMs: Math.max(ic.maxWaitMs, 1),
+      };
+      this.shardTasks.push(
+        this.shardPool.run(task, { transferList: [ch.port2] }).catch((e: Error) => {
+          this.log(`shard ${k} failed: ${e.message}`);
+          this.shardFinished(k);
+        }),
+      );
+    }
+
+    if (live) {
+      this.capture!.start();
+      this.log(`capturing on ${cc.interface} with ${cc.shards} shard(s)`);
+    } else {
+      this.producerPool = new Piscina({ filename: siblingModule(import.meta.url, 'producer-worker'), minThreads: 1, maxThreads: 1 });
+      const task: ProducerTask = {
+        files: pcap!,
+        ringSabs: this.rings.map((r) => r.sab),
+        controlSab: this.control.buffer as SharedArrayBuffer,
+      };
+      this.producer = this.producerPool.run(task) as Promise<ProducerSummary>;
+      this.producer.then(
+        (p) => { for (const e of p.errors) this.log(`capture file: ${e}`); },
+        (e: Error) => {
+          this.log(`pcap reader failed: ${e.message}`);
+          for (const r of this.rings) r.close();
+        },
+      );
+      this.log(`replaying ${pcap!.length} capture file(s) with ${cc.shards} shard(s)`);
+    }
+  }
+
+  private readonly doneShards = new Set<number>();
+  private shardFinished(k: number): void {
+    if (this.doneShards.has(k)) return;
+    this.doneShards.add(k);
+    this.ports[k]?.close();
+    if (--this.shardsLeft === 0) this.shardsDone();
+  }
+
+  private onShardMessage(m: ShardMessage): void {
+    if (m.type === 'batch') {
+      const recs = batchPackr.unpack(new Uint8Array(m.buf)) as FlowRecord[];
+      for (const r of recs) this.accept(r);
+    } else if (m.type === 'done') {
+      this.shardFinished(m.shard);
+    }
+  }
+
+  private accept(rec: FlowRecord): void {
+    this.records++;
+    if (!this.pool) return this.emit(rec, UNCLASSIFIED, 'no_model');
+    if (this.backlog >= this.cfg.inference.maxBacklog) return this.emit(rec, UNCLASSIFIED, 'backlog');
+    this.backlog++;
+    this.pending.push(rec);
+    if (this.pending.length >= this.cfg.inference.batchSize) this.submit();
+    else if (!this.timer) this.timer = setTimeout(() => this.submit(), this.cfg.inference.maxWaitMs);
+  }
+
+  private emit(rec: FlowRecord, v: Verdict, cause?: string): void {
+    if (cause) this.unclassified[cause] = (this.unclassified[cause] ?? 0) + 1;
+    this.verdicts[v.app] = (this.verdicts[v.app] ?? 0) + 1;
+    this.sinks!.write(toEcs(rec, v));
+  }
+
+  /** Sends the pending flows (up to one batch) to the inference pool. */
+  private submit(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.cfg.inference.batchSize);
+      const n = batch.length;
+      const X = new Float32Array(n * N_FEATURES);
+      for (let i = 0; i < n; i++) X.set(batch[i]!.features, i * N_FEATURES);
+      this.metrics?.batchSize.observe(n);
+      const t0 = performance.now();
+      const p = this.pool!.classify(X, n).then(
+        (vs) => {
+          this.metrics?.latency.observe((performance.now() - t0) / 1000);
+          for (let i = 0; i < n; i++) this.emit(batch[i]!, vs[i]!);
+        },
+        (e: Error) => {
+          this.log(`inference failed for a batch of ${n} flows (emitted unclassified): ${e.message}`);
+          for (const r of batch) this.emit(r, UNCLASSIFIED, 'error');
+        },
+      ).finally(() => {
+        this.backlog -= n;
+        this.inflight.delete(p);
+      });
+      this.inflight.add(p);
+      if (this.pending.length < this.cfg.inference.batchSize) break;
+    }
+    if (this.pending.length > 0 && !this.timer) this.timer = setTimeout(() => this.submit(), this.cfg.inference.maxWaitMs);
+  }
+
+  /** SIGHUP: the inference threads load the model directory again; no flow is lost. */
+  async reload(): Promise<void> {
+    if (!this.pool) {
+      this.log('reload: no inference.models configured, nothing to reload');
+      return;
+    }
+    this.log(`reloading models from ${this.cfg.inference.models}`);
+    await this.pool.reload();
+  }
+
+  /**
+   * SIGTERM/SIGINT: stop the packet source; the shard workers drain their rings and end the
+   * open flows as 'shutdown' when shutdown.flush_flows is set; `done` resolves when every
+   * verdict is written and the sinks are flushed and closed.
+   */
+  stop(): Promise<SensorSummary> {
+    if (!this.stopping) {
+      this.stopping = true;
+      this.log('stopping: draining the pipeline');
+      Atomics.store(this.control, CTL_STOP, 1);
+      if (this.capture) this.captureStats = this.capture.stop();
+      // The producer closes the rings itself when it sees CTL_STOP.
+    }
+    return this.done;
+  }
+
+  private async finish(): Promise<SensorSummary> {
+    if (this.capture && !this.captureStats) this.captureStats = this.capture.stop();
+    this.stopping = true;
+    const producer = this.producer ? await this.producer.catch(() => undefined) : undefined;
+    await Promise.all(this.shardTasks);
+    while (this.pending.length > 0 || this.inflight.size > 0) {
+      if (this.pending.length > 0) this.submit();
+      await Promise.all([...this.inflight]);
+    }
+    const summary = this.summary();
+    if (producer) summary.producer = producer;
+    await this.teardown();
+    return summary;
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.capture && !this.captureStats) this.captureStats = this.capture.stop();
+    if (this.sinks) {
+      await this.sinks.flush().catch((e: Error) => this.log(`sink flush: ${e.message}`));
+      await this.sinks.close().catch((e: Error) => this.log(`sink close: ${e.message}`));
+    }
+    for (const p of this.ports) p.close();
+    await Promise.all([
+      this.pool?.close(),
+      this.shardPool?.destroy(),
+      this.producerPool?.destroy(),
+      this.metrics?.close(),
+    ]);
+  }
+
+  private capStats(): AfPacketStats | null {
+    return this.captureStats ?? (this.capture ? this.capture.stats() : null);
+  }
+
+  private summary(): SensorSummary {
+    const s = this.snapshot();
+    return {
+      packets: s.packets, bytes: s.bytes, kernelDrops: s.kernelDrops, ringDrops: s.ringDrops, records: this.records,
+      verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, ended: s.ended,
+    };
+  }
+
+  /** Every counter summed over the shards, now. */
+  snapshot(): MetricsSnapshot {
+    let packets = 0, bytes = 0, active = 0;
+    const ended: Record<string, number> = {};
+    for (const r of END_REASONS) ended[r] = 0;
+    for (const c of this.counters) {
+      packets += c[C_PACKETS]!;
+      bytes += c[C_BYTES]!;
+      active += c[C_ACTIVE_FLOWS]!;
+      END_REASONS.forEach((r, i) => (ended[r]! += c[C_ENDED + i]!));
+    }
+    const cs = this.capStats();
+    const ringDrops = cs ? cs.ringDrops.reduce((a, b) => a + b, 0) : this.rings.reduce((a, r) => a + r.dropped, 0);
+    const sinks = (this.sinks?.sinks ?? []).map((k) => ({ name: k.name, ...k.stats() }));
+    return {
+      packets, bytes, kernelDrops: cs ? cs.kernelDrops : 0, ringDrops, activeFlows: active, ended,
+      verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, sinks,
+    };
+  }
+}

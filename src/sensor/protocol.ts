@@ -1,0 +1,95 @@
+/**
+ * What the sensor's threads say to each other: the task each kind of worker gets, the
+ * messages shard workers post, the extra ring record tags of the pcap producer, and the
+ * slots of the per-shard counter arrays (summed by the main thread on scrape).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { EndReason } from '../flow/record.js';
+import type { FlowTableOptions } from '../flow/table.js';
+
+/** Ring record tags besides TAG_PACKET (ring.ts): only the pcap producer writes them. */
+/** u32 link type: the frames that follow on this ring start with this link layer. */
+export const TAG_LINKTYPE = 2;
+/** UTF-8 path: the frames that follow come from this capture file. */
+export const TAG_FILE = 3;
+/** End of the current file: every flow of the shard ends as 'eof' (as extractFlows does). */
+export const TAG_FILE_END = 4;
+
+/** Slots of a shard's Float64Array counters (written by its worker only). */
+export const C_PACKETS = 0;
+export const C_BYTES = 1;
+export const C_IP_PACKETS = 2;
+export const C_ACTIVE_FLOWS = 3;
+export const C_RECORDS = 4;
+export const C_BATCHES = 5;
+export const C_NOT_IP = 6;
+/** Flows ended, by reason, from C_ENDED + END_REASONS.indexOf(reason). */
+export const C_ENDED = 8;
+export const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'eof', 'evicted', 'shutdown'];
+export const N_COUNTERS = 16;
+/** Dotted names of the slots, for logs (`shard.packets`…). */
+export const COUNTER_NAMES: Record<number, string> = {
+  [C_PACKETS]: 'shard.packets',
+  [C_BYTES]: 'shard.bytes',
+  [C_IP_PACKETS]: 'shard.ip_packets',
+  [C_ACTIVE_FLOWS]: 'flow.active',
+  [C_RECORDS]: 'flow.records',
+  [C_BATCHES]: 'flow.batches',
+  [C_NOT_IP]: 'decode.not_ip',
+};
+
+/** Int32 slots of the control array shared by the main thread and all workers. */
+/** Non-zero: stop now (the producer stops reading; the rings are closed). */
+export const CTL_STOP = 0;
+/** Non-zero: flows still open when a ring finishes end as 'shutdown' and are emitted. */
+export const CTL_FLUSH = 1;
+export const N_CONTROL = 4;
+
+export interface ShardTask {
+  shard: number;
+  ringSab: SharedArrayBuffer;
+  countersSab: SharedArrayBuffer;
+  controlSab: SharedArrayBuffer;
+  port: MessagePort;
+  /** Link type of live capture records (pcap rings announce theirs with TAG_LINKTYPE). */
+  linkType: number;
+  /** Live capture: flows also expire on the wall clock when no packets come. */
+  live: boolean;
+  flow: Partial<FlowTableOptions>;
+  tunnels: boolean;
+  /** Records per batch message, and the longest a record waits in a partial batch. */
+  batchSize: number;
+  maxWaitMs: number;
+}
+
+/** Posted by a shard worker on its port; `buf` is a msgpackr-encoded FlowRecord[] (moved). */
+export interface BatchMessage {
+  type: 'batch';
+  shard: number;
+  buf: ArrayBuffer;
+}
+
+/** Last message of a shard worker: nothing follows on its port. */
+export interface DoneMessage {
+  type: 'done';
+  shard: number;
+  decode: Record<string, number>;
+}
+
+export type ShardMessage = BatchMessage | DoneMessage;
+
+export interface ProducerTask {
+  files: string[];
+  ringSabs: SharedArrayBuffer[];
+  controlSab: SharedArrayBuffer;
+}
+
+export interface ProducerSummary {
+  files: number;
+  frames: number;
+  /** Frames cut to fit a ring record (bigger than a quarter of the ring). */
+  truncated: number;
+  /** Files that ended early (truncated/corrupt), one line each. */
+  errors: string[];
+  stopped: boolean;
+}
