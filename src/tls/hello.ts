@@ -22,6 +22,7 @@
 
 export interface HelloSink {
   sni: string | undefined;
+  /** Replaced (never pushed to) while empty, so it may start as a shared frozen empty array. */
   alpnOffered: string[];
   alpnNegotiated: string | undefined;
   /** Raw 16-bit versions, 0 when unknown. */
@@ -167,7 +168,11 @@ export function parseClientHello(b: Uint8Array, off: number, len: number, out: H
       case EXT_SERVER_NAME:
         return parseSni(b, o, n, out);
       case EXT_ALPN:
-        return parseAlpnList(b, o, n, (s) => { if (out.alpnOffered.length < MAX_ALPN_KEPT) out.alpnOffered.push(s); });
+        return parseAlpnList(b, o, n, (s) => {
+          const l = out.alpnOffered;
+          if (l.length === 0) out.alpnOffered = [s]; // a fresh array: the sink may start with a shared empty one
+          else if (l.length < MAX_ALPN_KEPT) l.push(s);
+        });
       case EXT_EARLY_DATA:
         out.earlyData = true;
         return true;
