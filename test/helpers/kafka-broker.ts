@@ -341,6 +341,9 @@ export class KafkaTestBroker {
   private readonly refuseRecord?: (rec: KafkaRecord) => boolean;
   port = 0;
   readonly host = '127.0.0.1';
+  /** The next this-many Produce requests are processed (appended) but never answered: the
+   * connection is closed instead, as when a broker dies between its log write and its reply. */
+  loseProduceResponses = 0;
 
   private constructor(opts: BrokerOptions) {
     this.nodeId = opts.nodeId ?? 1;
@@ -406,6 +409,11 @@ export class KafkaTestBroker {
           resp = this.handle(frame, size);
         } catch (e) {
           this.violations.push(`malformed request: ${(e as Error).message}`);
+          sock.destroy();
+          return;
+        }
+        if (resp && this.loseProduceResponses > 0 && frame.readInt16BE(0) === API.Produce) {
+          this.loseProduceResponses--;
           sock.destroy();
           return;
         }

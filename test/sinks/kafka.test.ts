@@ -219,6 +219,34 @@ test('a record the broker refuses (MESSAGE_TOO_LARGE) is dropped and counted; th
   }
 });
 
+test('idempotence: a batch re-sent after a lost reply is recognised by its sequence, logged once', async () => {
+  const broker = await KafkaTestBroker.start();
+  try {
+    const sink = createSink({ type: 'kafka', brokers: [broker.address], topic: 'i', lingerMs: 5, batchSize: 5 });
+    for (let i = 0; i < 5; i++) sink.write(record(i));
+    await sink.flush();
+    broker.loseProduceResponses = 1; // the next batch is written to the log, its reply lost
+    for (let i = 5; i < 10; i++) sink.write(record(i));
+    await sink.flush();
+    for (let i = 10; i < 15; i++) sink.write(record(i));
+    await sink.close();
+    assert.deepEqual(broker.violations, []);
+    const seqs = broker.batches.map((b) => [b.baseSequence, b.recordCount, b.duplicate]);
+    assert.deepEqual(seqs, [
+      [0, 5, false],
+      [5, 5, false], // appended, reply lost
+      [5, 5, true], // kafkajs retried the same batch: same producer id, same sequence
+      [10, 5, false],
+    ]);
+    assert.equal(new Set(broker.batches.map((b) => b.producerId)).size, 1);
+    const got = broker.log('i').map((r) => JSON.parse(String(r.value)).source.port - 51514);
+    assert.deepEqual(got, Array.from({ length: 15 }, (_, i) => i));
+    assert.deepEqual(sink.stats(), { sent: 15, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 });
+  } finally {
+    await broker.stop();
+  }
+});
+
 const realBrokers = process.env.KAFKA_BROKERS;
 test('real Kafka broker (KAFKA_BROKERS)', { skip: realBrokers ? false : 'KAFKA_BROKERS is not set (no Kafka broker can be installed here)' }, async () => {
   const brokers = realBrokers!.split(',').map((s) => s.trim());
