@@ -4,8 +4,20 @@
  * records (see ring.ts), the shard chosen by a symmetric 5-tuple hash. JavaScript gets
  * no per-packet callback; consumers pop records in their own threads.
  *
+ * Consumers: one thread per ring, popping with SpscRing.pop() and sleeping with
+ * SpscRing.wait(timeout). The capture thread cannot call Atomics.notify itself, so when
+ * it publishes into a ring whose consumer sleeps it asks the main thread to notify (at
+ * most once per kernel block). Consumers must therefore be worker threads, and the
+ * main thread's event loop must keep turning; wait()'s timeout bounds the latency if
+ * it does not.
+ *
  * The addon is an optional dependency built by node-gyp at `npm install`; when it did
- * not build, everything here except afpacketAvailable() throws a coded StnnError.
+ * not build, loadAfPacketAddon() returns null (afpacketLoadError() says why) and the
+ * rest throws a coded StnnError.
+ *
+ * Privileges: CAP_NET_RAW and nothing else. Checked here: uid 65534 with only an
+ * ambient CAP_NET_RAW opens a promiscuous capture with the default 64 MiB kernel ring
+ * (RLIMIT_MEMLOCK was 8 MiB), so a systemd unit needs AmbientCapabilities=CAP_NET_RAW.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -37,8 +49,13 @@ export interface AfPacketOptions {
   promiscuous?: boolean;
   /** tcpdump-style filter expression, compiled by libpcap and run in the kernel. */
   filter?: string;
-  /** Join this PACKET_FANOUT group (hash mode) to share the interface between processes. */
+  /**
+   * Join this PACKET_FANOUT group (0..65535, hash mode: the kernel's symmetric flow hash)
+   * so that several sensor processes share the interface, each flow with one of them.
+   */
   fanoutGroup?: number;
+  /** Let the fanout reassemble IP fragments before hashing (PACKET_FANOUT_FLAG_DEFRAG; default false). */
+  fanoutDefrag?: boolean;
   /** How long the capture thread sleeps in poll() before checking for stop (default 100 ms). */
   pollTimeoutMs?: number;
 }
@@ -206,6 +223,7 @@ export class AfPacketCapture {
         promiscuous: opts.promiscuous,
         filter: opts.filter,
         fanoutGroup: opts.fanoutGroup,
+        fanoutDefrag: opts.fanoutDefrag,
         pollTimeoutMs: opts.pollTimeoutMs,
       });
       return new AfPacketCapture(native, rings, opts.interface);

@@ -88,7 +88,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   // new Capture({ interface, rings: Uint8Array[] (whole SharedArrayBuffers), wake(mask),
   //   blockSize, blockCount, frameSize, blockTimeoutMs, snapLen, promiscuous, filter,
-  //   fanoutGroup, pollTimeoutMs })
+  //   fanoutGroup, fanoutDefrag, pollTimeoutMs })
   explicit Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Capture>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) ThrowCoded(env, "STNN_CONFIG", "afpacket: options object expected");
@@ -106,6 +106,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     fanout_group_ = -1;
     Napi::Value fg = o.Get("fanoutGroup");
     if (!fg.IsUndefined() && !fg.IsNull()) fanout_group_ = static_cast<int>(GetU32(o, "fanoutGroup", 0, 0, 65535));
+    fanout_defrag_ = o.Get("fanoutDefrag").ToBoolean().Value();
     Napi::Value pv = o.Get("promiscuous");
     promisc_ = pv.IsUndefined() ? true : pv.ToBoolean().Value();
     Napi::Value fv = o.Get("filter");
@@ -244,7 +245,10 @@ class Capture : public Napi::ObjectWrap<Capture> {
         Fail(env, "STNN_RUNTIME", "setsockopt(PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC)");
     }
     if (fanout_group_ >= 0) {
-      int arg = (fanout_group_ & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+      // DEFRAG (opt-in) reassembles IP fragments before hashing, so the members see
+      // reassembled datagrams instead of the fragments on the wire
+      int mode = PACKET_FANOUT_HASH | (fanout_defrag_ ? PACKET_FANOUT_FLAG_DEFRAG : 0);
+      int arg = (fanout_group_ & 0xffff) | (mode << 16);
       if (setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) < 0)
         Fail(env, "STNN_CONFIG", "setsockopt(PACKET_FANOUT, hash, group " + std::to_string(fanout_group_) + ")");
     }
@@ -472,6 +476,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   std::string filter_;
   uint32_t block_size_ = 0, block_count_ = 0, frame_size_ = 0, block_timeout_ms_ = 0, snap_len_ = 0, poll_timeout_ms_ = 0;
   int fanout_group_ = -1;
+  bool fanout_defrag_ = false;
   bool promisc_ = true;
   unsigned int ifindex_ = 0;
   int link_type_ = kLinktypeEthernet;
