@@ -114,6 +114,13 @@ test('write() into a Float32Array at an offset, and reset() for reuse', () => {
   assert.equal(out[150 + 3], 130); // all_len_median
   assert.equal(out[150 + 20], 4);
   assert.throws(() => fs.write(out, 200), RangeError);
+  // write() is a snapshot: the flow goes on afterwards as if it had not been called
+  const more = [pk(40, 0.5, 0, 1), pk(1400, 0.4, 1, 1)];
+  for (const p of more) fs.add(p.len, p.t, p.dir, p.phase);
+  const snap = new Float64Array(115);
+  fs.write(snap);
+  assertMatchesReference(snap, exactFeatures([...flow, ...more]), true, 'after a mid-flow write()');
+  fs.reset();
   // reuse after reset equals a fresh object, also after the flow went past the window
   for (let i = 0; i < 100; i++) fs.add(100 + i, i, (i & 1) as 0 | 1, 1);
   assert.equal(fs.exact, false);
