@@ -282,7 +282,9 @@ export class Sensor {
       this.log('stopping: draining the pipeline');
       Atomics.store(this.control, CTL_STOP, 1);
       if (this.capture) this.captureStats = this.capture.stop();
-      // The producer closes the rings itself when it sees CTL_STOP.
+      // The producer closes the rings when it sees CTL_STOP; close them here too in case it is
+      // blocked reading a FIFO (what it pushes after this is not read).
+      else for (const r of this.rings) r.close();
     }
     return this.done;
   }
@@ -290,7 +292,9 @@ export class Sensor {
   private async finish(): Promise<SensorSummary> {
     if (this.capture && !this.captureStats) this.captureStats = this.capture.stop();
     this.stopping = true;
-    const producer = this.producer ? await this.producer.catch(() => undefined) : undefined;
+    const producer = this.producer
+      ? await Promise.race([this.producer.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref())])
+      : undefined;
     await Promise.all(this.shardTasks);
     while (this.pending.length > 0 || this.inflight.size > 0) {
       if (this.pending.length > 0) this.submit();
@@ -313,7 +317,8 @@ export class Sensor {
     await Promise.all([
       this.pool?.close(),
       this.shardPool?.destroy(),
-      this.producerPool?.destroy(),
+      // A producer blocked on a FIFO read cannot be joined; do not wait for it.
+      this.producerPool ? Promise.race([this.producerPool.destroy(), new Promise((r) => setTimeout(r, 1000).unref())]) : undefined,
       this.metrics?.close(),
     ]);
   }
