@@ -58,9 +58,9 @@ async function tryWasm(notes: string[]): Promise<boolean> {
       wasm.setWasmPaths(wasmDir());
       wasmRegistered = true;
     }
-    // Silence the "Initialization of backend wasm failed" console noise only by checking the result.
     const ok = await tf.setBackend('wasm');
     if (!ok) notes.push('wasm backend failed to initialise');
+    else patchWasmMatMul();
     return ok;
   } catch (err) {
     notes.push(`wasm unavailable: ${String((err as Error).message ?? err).split('\n')[0]}`);
@@ -89,6 +89,51 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
   await tf.ready();
   current = { name: tf.getBackend(), version: tf.version.tfjs, notes };
   return current;
+}
+
+let matMulPatched = false;
+
+/**
+ * The wasm BatchMatMul kernel is ~10× slower when asked to transpose an operand (measured here:
+ * patchesᵀ·dy [7744×576]ᵀ·[7744×64] 380-700 ms, explicit transpose + plain matMul 32-80 ms), and
+ * every matMul gradient asks for a transposed operand. This wraps the kernel so that a transposed
+ * operand is first transposed by the Transpose kernel and the product runs on the fast path. Same
+ * arithmetic, same result; only where the transpose happens changes.
+ */
+export function patchWasmMatMul(): boolean {
+  if (matMulPatched) return true;
+  const orig = tf.getKernel('BatchMatMul', 'wasm');
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (!orig || !transpose) return false;
+  type Info = { dataId: object; shape: number[]; dtype: string };
+  type Args = { inputs: Record<string, Info>; backend: { disposeData(id: object): unknown }; attrs: Record<string, unknown> };
+  const run = (cfg: typeof orig, args: Args) => (cfg.kernelFunc as unknown as (a: Args) => Info)(args);
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    kernelFunc: ((args: Args) => {
+      const { inputs, backend, attrs } = args;
+      if (!attrs['transposeA'] && !attrs['transposeB']) return run(orig, args);
+      const temps: Info[] = [];
+      const flip = (x: Info): Info => {
+        const r = x.shape.length;
+        const perm = [...Array(r - 2).keys(), r - 1, r - 2];
+        const y = run(transpose, { inputs: { x }, backend, attrs: { perm } });
+        temps.push(y);
+        return y;
+      };
+      const a = attrs['transposeA'] ? flip(inputs['a']!) : inputs['a']!;
+      const b = attrs['transposeB'] ? flip(inputs['b']!) : inputs['b']!;
+      try {
+        return run(orig, { inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      } finally {
+        for (const t of temps) backend.disposeData(t.dataId);
+      }
+    }) as unknown as tf.KernelFunc,
+  });
+  matMulPatched = true;
+  return true;
 }
 
 function tfName(b: BackendName): string {
