@@ -104,6 +104,7 @@ if (!isMainThread && workerData?.mode) {
   const count = Number(process.argv[2] ?? 2_000_000);
   const ringBytes = Number(process.argv[3] ?? 1 << 22);
   console.log(`SPSC ring vs MessagePort, ${count} records per size, ring ${ringBytes} bytes, ${process.version}`);
+  await runRing(200_000, 64, ringBytes); // warm-up, not reported
   console.log('frame bytes   ring records/s   ring MB/s   port records/s   ring/port');
   for (const size of [64, 256, 1514]) {
     const r = await runRing(count, size, ringBytes);
