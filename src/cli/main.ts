@@ -16,6 +16,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Runner> }>
     summary: 'build a labelled training set from captures (dataset build), or describe one (dataset info)',
     load: async () => (await import('./dataset.js')).run,
   },
+  train: {
+    summary: 'train one-class models (one per application) and their voting lists into a model directory',
+    load: async () => (await import('./train.js')).run,
+  },
+  models: {
+    summary: 'list or remove the applications of a model directory',
+    load: async () => (await import('./models.js')).run,
+  },
   classify: {
     summary: 'classify the TLS flows of captures with a model directory: verdict records as JSON lines',
     load: async () => (await import('./classify.js')).run,
