@@ -47,6 +47,11 @@ export interface Link {
   send(msgs: Buffer[]): Promise<void>;
   /** Releases the connection (no reconnect follows). */
   close(): Promise<void>;
+  /**
+   * Called instead of close() when the link failed and will be reconnected (default: close()).
+   * Kafka keeps its producer here, so that a re-sent batch carries the same sequence numbers.
+   */
+  reset?(): Promise<void>;
   /** Set by the core: the link calls it when it learns by itself that the peer is gone. */
   onDown?: (err: Error) => void;
 }
@@ -79,6 +84,11 @@ export class Delivery {
   private waiters: (() => void)[] = [];
   /** After a refused batch: send this many records one at a time to find the refused one. */
   private singles = 0;
+  /**
+   * After a failed send: the next send is exactly the records that were not accepted, no more,
+   * so that a peer that deduplicates by batch (Kafka's idempotent producer) recognises it.
+   */
+  private resend = 0;
   private readonly batchSize: number;
   private readonly batchBytes: number;
   private readonly lingerMs: number;
@@ -182,7 +192,7 @@ export class Delivery {
     this.degraded = true;
     this.stats.errors++;
     this.log(`${this.name}: link down: ${err.message}`);
-    void this.link.close().catch(() => {});
+    void (this.link.reset ? this.link.reset() : this.link.close()).catch(() => {});
     this.retryLater();
     this.wake();
   }
@@ -206,11 +216,13 @@ export class Delivery {
     this.sending = true;
     try {
       while (this.state === 'up' && this.backlog.pending > 0) {
-        const batch = this.backlog.peek(this.singles > 0 ? 1 : this.batchSize, this.batchBytes);
+        const max = this.singles > 0 ? 1 : this.resend > 0 ? this.resend : this.batchSize;
+        const batch = this.backlog.peek(max, this.resend > 0 ? Infinity : this.batchBytes);
         try {
           await this.link.send(batch);
           this.backlog.commit(batch.length);
           this.stats.sent += batch.length;
+          this.resend = 0;
           if (this.singles > 0) this.singles--;
         } catch (e) {
           const accepted = e instanceof LinkError ? Math.max(0, Math.min(e.accepted, batch.length)) : 0;
@@ -233,6 +245,7 @@ export class Delivery {
           }
           this.backlog.commit(accepted);
           this.stats.sent += accepted;
+          this.resend = batch.length - accepted;
           this.stats.spoolBytes = this.backlog.bytes;
           this.down(e as Error);
           break;

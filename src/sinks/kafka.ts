@@ -2,12 +2,16 @@
  * Kafka sink through kafkajs (pure JS): records are batched (batchSize, lingerMs) into one
  * produce call, gzip-compressed, keyed by network.community_id (so a flow's records land in one
  * partition), acks = all, kafkajs retries, and the idempotent producer (kafkajs requires
- * maxInFlightRequests 1 for it; the producer id is obtained with InitProducerId and the broker
- * drops re-sent batches by sequence number within one producer session).
+ * maxInFlightRequests 1 for it; the producer id comes from InitProducerId and the broker drops a
+ * batch whose sequence it already appended).
  *
- * The spool keeps each record as `u16 BE key length · key · value`. A produce call that fails
- * after kafkajs's retries leaves the batch in the spool; the link is rebuilt (new producer, so a
- * new producer id) and the batch is sent again: at-least-once across such failures.
+ * The spool keeps each record as `u16 BE key length · key · f64 timestamp · value`. The producer
+ * outlives outages and a failed batch is re-sent as the very same records, so a batch the broker
+ * had appended before the failure (reply lost) is recognised by its sequence and not logged
+ * twice (tested). Guarantee: exactly-once into the log while the producer id lives; when the
+ * broker rejects the id (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER, fencing, or a
+ * restart of the sensor) a new producer starts and the in-doubt batch may be logged twice:
+ * at-least-once.
  */
 import kafkajs from 'kafkajs';
 import type { Producer } from 'kafkajs';
@@ -44,12 +48,16 @@ export function decodeKafkaPayload(p: Buffer): { key: Buffer | null; value: Buff
   };
 }
 
+/** Errors after which the producer id cannot go on (a new producer is made). */
+const NEW_PRODUCER = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'PRODUCER_FENCED']);
+
 /** kafkajs error types that refuse the records themselves (resending cannot succeed). */
 const REFUSED = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP']);
 
 class KafkaLink implements Link {
   onDown?: (err: Error) => void;
   private producer: Producer | null = null;
+  private connected = false;
   private readonly kafka: InstanceType<typeof Kafka>;
 
   constructor(private readonly cfg: KafkaConfig) {
@@ -64,26 +72,28 @@ class KafkaLink implements Link {
     });
   }
 
+  /**
+   * The producer lives across outages, so that its producer id and sequence numbers do too: the
+   * batch that was in flight when the link failed is re-sent (same records, see Delivery) with
+   * the same sequence, and the broker drops it if it had already appended it.
+   */
   async connect(): Promise<void> {
-    const idempotent = this.cfg.idempotent ?? true;
-    const producer = this.kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      idempotent,
-      maxInFlightRequests: idempotent ? 1 : undefined,
-      retry: { retries: Math.max(1, this.cfg.retries ?? 5), initialRetryTime: 100, maxRetryTime: 5000 },
-    });
-    try {
-      await producer.connect();
-    } catch (e) {
-      await producer.disconnect().catch(() => {});
-      throw e;
+    if (!this.producer) {
+      const idempotent = this.cfg.idempotent ?? true;
+      this.producer = this.kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent,
+        maxInFlightRequests: idempotent ? 1 : undefined,
+        retry: { retries: Math.max(1, this.cfg.retries ?? 5), initialRetryTime: 100, maxRetryTime: 5000 },
+      });
     }
-    this.producer = producer;
+    await this.producer.connect();
+    this.connected = true;
   }
 
   async send(msgs: Buffer[]): Promise<void> {
     const producer = this.producer;
-    if (!producer) throw new Error(`kafka ${this.cfg.brokers.join(',')}: not connected`);
+    if (!producer || !this.connected) throw new LinkError(`kafka ${this.cfg.brokers.join(',')}: not connected`, 0);
     const messages = msgs.map((m) => decodeKafkaPayload(m));
     try {
       await producer.send({
@@ -95,13 +105,25 @@ class KafkaLink implements Link {
       });
     } catch (e) {
       const type = (e as { type?: string; cause?: { type?: string } }).type ?? (e as { cause?: { type?: string } }).cause?.type;
+      if (type !== undefined && NEW_PRODUCER.has(type)) {
+        // The broker no longer accepts this producer's sequence: start over with a new id.
+        this.producer = null;
+        this.connected = false;
+        void producer.disconnect().catch(() => {});
+      }
       throw new LinkError(`kafka ${this.cfg.topic}: ${(e as Error).message}`, 0, type !== undefined && REFUSED.has(type));
     }
+  }
+
+  /** After a failure: keep the producer (id, sequences); the next connect() reuses it. */
+  async reset(): Promise<void> {
+    this.connected = false;
   }
 
   async close(): Promise<void> {
     const producer = this.producer;
     this.producer = null;
+    this.connected = false;
     if (producer) await producer.disconnect().catch(() => {});
   }
 }

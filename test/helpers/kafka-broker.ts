@@ -344,6 +344,8 @@ export class KafkaTestBroker {
   /** The next this-many Produce requests are processed (appended) but never answered: the
    * connection is closed instead, as when a broker dies between its log write and its reply. */
   loseProduceResponses = 0;
+  /** With loseProduceResponses: also stop listening at that moment (the broker goes down). */
+  stopWhenLosing = false;
 
   private constructor(opts: BrokerOptions) {
     this.nodeId = opts.nodeId ?? 1;
@@ -415,6 +417,7 @@ export class KafkaTestBroker {
         if (resp && this.loseProduceResponses > 0 && frame.readInt16BE(0) === API.Produce) {
           this.loseProduceResponses--;
           sock.destroy();
+          if (this.stopWhenLosing) void this.stop();
           return;
         }
         if (resp) {

@@ -247,6 +247,42 @@ test('idempotence: a batch re-sent after a lost reply is recognised by its seque
   }
 });
 
+test('idempotence across an outage: the broker dies after appending, before replying; the sink re-sends the same batch later, logged once', async () => {
+  const broker = await KafkaTestBroker.start();
+  try {
+    const sink = createSink({
+      type: 'kafka', brokers: [broker.address], topic: 'o', lingerMs: 5, batchSize: 5, retries: 1,
+      connectionTimeoutMs: 200, requestTimeoutMs: 500, backoffMinMs: 50, backoffMaxMs: 100,
+    });
+    for (let i = 0; i < 5; i++) sink.write(record(i));
+    await sink.flush();
+    broker.loseProduceResponses = 1;
+    broker.stopWhenLosing = true;
+    for (let i = 5; i < 10; i++) sink.write(record(i));
+    const deadline = Date.now() + 10_000;
+    while (sink.stats().errors === 0 && Date.now() < deadline) await sleep(20);
+    assert.ok(sink.stats().errors >= 1, 'the sink saw the failure');
+    for (let i = 10; i < 13; i++) sink.write(record(i)); // written during the outage
+    await broker.start();
+    const back = Date.now() + 10_000;
+    while (broker.log('o').length < 13 && Date.now() < back) await sleep(20); // reconnect (backoff), replay
+    await sink.close();
+    assert.deepEqual(broker.violations, []);
+    assert.deepEqual(broker.batches.map((b) => [b.baseSequence, b.recordCount, b.duplicate]), [
+      [0, 5, false],
+      [5, 5, false], // appended, then the broker died
+      [5, 5, true], // the same 5 records, same sequence, after the outage: dropped by the broker
+      [10, 3, false],
+    ]);
+    assert.equal(new Set(broker.batches.map((b) => b.producerId)).size, 1, 'one producer id across the outage');
+    const got = broker.log('o').map((r) => JSON.parse(String(r.value)).source.port - 51514);
+    assert.deepEqual(got, Array.from({ length: 13 }, (_, i) => i));
+    assert.equal(sink.stats().sent, 13);
+  } finally {
+    await broker.stop();
+  }
+});
+
 const realBrokers = process.env.KAFKA_BROKERS;
 test('real Kafka broker (KAFKA_BROKERS)', { skip: realBrokers ? false : 'KAFKA_BROKERS is not set (no Kafka broker can be installed here)' }, async () => {
   const brokers = realBrokers!.split(',').map((s) => s.trim());
