@@ -53,6 +53,9 @@ export const PKT_TS_NSEC = 4;
 export const PKT_CAP_LEN = 8;
 export const PKT_WIRE_LEN = 12;
 
+/** Buffer.prototype.copy accepts any Uint8Array as its source and copies natively. */
+const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
+
 export const MIN_CAPACITY = 1024;
 export const MAX_CAPACITY = 1 << 30;
 
@@ -210,9 +213,10 @@ export class SpscRing {
     this.words[w + 2] = capLen;
     this.words[w + 3] = wireLen >>> 0;
     const dst = at + PACKET_HEADER_BYTES;
+    // no view is made per packet: small frames by a loop, others by Buffer's native copy
     if (srcOff === 0 && capLen === src.length) this.bytes.set(src, dst);
-    else if (capLen <= 32) for (let i = 0; i < capLen; i++) this.bytes[dst + i] = src[srcOff + i]!;
-    else this.bytes.set(src.subarray(srcOff, srcOff + capLen), dst);
+    else if (capLen <= 64) for (let i = 0; i < capLen; i++) this.bytes[dst + i] = src[srcOff + i]!;
+    else bufferCopy.call(src, this.bytes, dst, srcOff, srcOff + capLen);
     this.commit();
     return true;
   }

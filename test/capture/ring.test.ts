@@ -100,6 +100,13 @@ if (!isMainThread && workerData?.role === 'ring-producer') {
     assert.deepEqual([...rec.buf.subarray(rec.off, rec.off + rec.len)], [10 ^ 0x5a, 11 ^ 0x5a, 12 ^ 0x5a, 13 ^ 0x5a, 14 ^ 0x5a]);
     assert.equal(rec.capLen, 5);
     assert.equal(rec.wireLen, 60);
+    // a long slice from the middle of a larger buffer
+    const big = new Uint8Array(1000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    assert.ok(ring.pushPacket(3, 4, 900, big, 7, 300));
+    assert.ok(ring.pop(rec));
+    assert.equal(rec.len, 300);
+    assert.deepEqual(rec.buf.subarray(rec.off, rec.off + 300), big.subarray(7, 307));
   });
 
   test('the shared header carries head and tail as byte counters', () => {
