@@ -18,6 +18,12 @@
  * runs the tracker through a minimal TCP flow map of its own, once without and once
  * with ACK numbers, and prints the TLS flows whose handshake/data split differs
  * (the flow table does not pass ACK numbers yet).
+ *
+ *   node --import tsx test/tls/corpus-check.ts --dump [pcap…]
+ *
+ * prints one JSON line per TLS flow of the product's path (endpoints, handshake and
+ * data packets) for test/tls/phase-reference.py, an independent re-implementation
+ * of the phase rule over tshark-extracted segments.
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
@@ -220,7 +226,20 @@ function compareAcks(files: string[]): void {
   console.log('counters with ACKs:   ', JSON.stringify(c1.toObject()));
 }
 
-if (process.argv.includes('--acks')) {
+async function dump(files: string[]): Promise<void> {
+  for (const f of files) {
+    await extractFlows([f], {
+      onFlow: (r) => {
+        if (r.transport !== 'tcp') return;
+        console.log(JSON.stringify({ file: f, a: r.srcIp, ap: r.srcPort, b: r.dstIp, bp: r.dstPort, hs: r.handshakePackets, data: r.dataPackets, n: r.fwdPackets + r.bwdPackets }));
+      },
+    }).catch((e) => console.error(f, String(e)));
+  }
+}
+
+if (process.argv.includes('--dump')) {
+  dump(process.argv.slice(2).filter((a) => !a.startsWith('--'))).catch((e) => { console.error(e); process.exit(1); });
+} else if (process.argv.includes('--acks')) {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   compareAcks(args);
 } else if (process.argv.includes('--run')) {
