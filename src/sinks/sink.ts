@@ -7,8 +7,23 @@
  *   kafka   kafkajs producer: batched, gzip, keyed by network.community_id, acks=all, idempotent
  *   null    counts and discards (for measuring)
  *
- * syslog and kafka keep their backlog in a bounded on-disk spool when `spool` is given (see
- * spool.ts for the guarantees), else in a bounded memory queue (`memoryBytes`).
+ * syslog and kafka keep their backlog in a bounded on-disk spool when `spool` is given, else in
+ * a bounded memory queue (`memoryBytes`). Every record goes through the backlog (write-ahead), so:
+ *
+ * Delivery guarantees
+ * - Order: a sink delivers in write order, across outages and restarts.
+ * - Peer down (sensor running) or sensor stopped cleanly (close()): each spooled record is handed
+ *   to the transport exactly once; it leaves the spool when the transport accepted it. Past the
+ *   spool's bound new records are dropped and counted (stats.dropped).
+ * - Sensor crash: records in the spool survive (page cache; on disk after flush/close); the last
+ *   batch accepted but not yet marked in the cursor is sent again: at-least-once.
+ * - "Accepted" depends on the transport. TCP: the kernel took the bytes; plain syslog has no
+ *   acknowledgement, so bytes still unread by a receiver that resets the connection are lost
+ *   (measured: rsyslogd stopped by SIGTERM while a verdict was written every 2 ms lost 1-2
+ *   verdicts per stop in 5 of 5 runs, none duplicated, order kept). UDP: nothing is known. Unix
+ *   datagram: exact (the datagram is queued at the receiver or the send fails). Kafka: acks=all,
+ *   exactly-once into the log while the idempotent producer id lives (kafka.ts).
+ * - Memory backlog: lost at exit; what it still holds at close() is counted as dropped.
  */
 import { StnnError } from '../util/errors.js';
 import type { SinkStats } from './delivery.js';
