@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { configFrom, loadConfig } from '../../src/sensor/config.js';
+import { StnnError } from '../../src/util/errors.js';
+import { repoRoot } from '../helpers/paths.js';
+
+function configError(doc: unknown, message: string, opts = {}) {
+  assert.throws(() => configFrom(doc, 'conf/stnn.yaml', opts), (e: unknown) => {
+    assert.ok(e instanceof StnnError);
+    assert.equal(e.code, 'STNN_CONFIG');
+    assert.equal(e.exitCode, 2);
+    assert.equal(e.message, message);
+    return true;
+  });
+}
+
+test('errors name the file, the key and the reason', () => {
+  configError({ capture: { interface: 'eth0', shards: 'x' } }, "conf/stnn.yaml: capture.shards: expected an integer from 1 to 64, got 'x'");
+  configError({ capture: { interface: 'eth0', shards: 65 } }, 'conf/stnn.yaml: capture.shards: expected an integer from 1 to 64, got 65');
+  configError({ capture: { interface: 'eth0', ring_bytes: 100000 } }, 'conf/stnn.yaml: capture.ring_bytes: expected a power of two, got 100000');
+  configError({ capture: { interface: 'eth0', promiscuous: 'yes' } }, "conf/stnn.yaml: capture.promiscuous: expected true or false, got 'yes'");
+  configError({ capture: { interface: 'eth0', snaplenn: 1 } },
+    'conf/stnn.yaml: capture.snaplenn: unknown key (allowed: interface, shards, snaplen, promiscuous, bpf, block_size, block_count, fanout_group, ring_bytes)');
+  configError({ capture: {} }, 'conf/stnn.yaml: capture.interface: missing (the interface to capture on, e.g. eth0; or run with --pcap FILE)');
+  configError({ capture: { interface: 'eth0' }, flows: {} }, 'conf/stnn.yaml: flows: unknown section (allowed: capture, flow, inference, outputs, metrics, shutdown)');
+  configError({ capture: { interface: 'eth0' }, inference: { backend: 'gpu' } }, "conf/stnn.yaml: inference.backend: expected one of node, wasm, cpu, got 'gpu'");
+  configError({ capture: { interface: 'eth0' }, metrics: { listen: 'localhost' } },
+    "conf/stnn.yaml: metrics.listen: expected host:port (e.g. 127.0.0.1:9464) or off, got 'localhost'");
+  configError({ capture: { interface: 'eth0' }, outputs: [{ type: 'syslog', transport: 'tcp', port: 70000 }] },
+    'conf/stnn.yaml: outputs[0].port: must be an integer from 1 to 65535, got 70000');
+  configError({ capture: { interface: 'eth0' }, outputs: [] }, 'conf/stnn.yaml: outputs: expected a non-empty list of sinks (jsonl, syslog, kafka, null), got []');
+  configError({ capture: { interface: 'eth0' }, shutdown: { flush_flows: 1 } }, 'conf/stnn.yaml: shutdown.flush_flows: expected true or false, got 1');
+  configError([1], 'conf/stnn.yaml: (top level): expected a mapping of capture, flow, inference, outputs, metrics, shutdown');
+});
+
+test('defaults are filled in and each is reported once', () => {
+  const seen: string[] = [];
+  const c = configFrom({ capture: { shards: 4 } }, 'x.yaml', { pcap: true, onDefault: (k) => seen.push(k) });
+  assert.equal(c.capture.interface, '');
+  assert.equal(c.capture.shards, 4);
+  assert.equal(c.capture.ringBytes, 16777216);
+  assert.equal(c.capture.fanoutGroup, null);
+  assert.deepEqual(c.flow, { idleTimeout: 120, activeTimeout: 1800, closedTimeout: 5, maxFlows: 262144, allFlows: false, tunnels: true });
+  assert.deepEqual(c.inference, { models: null, backend: 'wasm', batchSize: 256, maxWaitMs: 50, maxBacklog: 20000, threads: 1 });
+  assert.deepEqual(c.outputs, [{ type: 'jsonl', path: '-' }]);
+  assert.deepEqual(c.metrics, { host: '127.0.0.1', port: 9464 });
+  assert.deepEqual(c.shutdown, { flushFlows: true });
+  assert.equal(new Set(seen).size, seen.length);
+  assert.ok(!seen.includes('capture.shards'));
+  assert.ok(seen.includes('capture.snaplen') && seen.includes('inference.max_backlog') && seen.includes('outputs') && seen.includes('metrics.listen'));
+  // capture: 6 (snaplen, promiscuous, bpf, block_size, block_count, ring_bytes), flow: 6, inference: 5, outputs, metrics.listen, shutdown.flush_flows
+  assert.equal(seen.length, 20);
+  const off = configFrom({ capture: { interface: 'eth1', fanout_group: 7 }, metrics: { listen: 'off' }, inference: { models: '/m' } }, 'x.yaml');
+  assert.equal(off.metrics, null);
+  assert.equal(off.capture.fanoutGroup, 7);
+  assert.equal(off.inference.models, '/m');
+  assert.deepEqual(configFrom({ capture: { interface: 'eth0' }, metrics: { listen: '[::1]:9100' } }, 'x').metrics, { host: '::1', port: 9100 });
+});
+
+test('the shipped conf/stnn.yaml is valid and sets every key', () => {
+  const seen: string[] = [];
+  const c = loadConfig(path.join(repoRoot(), 'conf', 'stnn.yaml'), { onDefault: (k) => seen.push(k) });
+  assert.deepEqual(seen, []);
+  assert.equal(c.capture.interface, 'eth0');
+  assert.deepEqual(c.outputs.map((o) => o.type), ['jsonl', 'syslog']);
+});
+
+test('unreadable or malformed files give one line', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stnn-conf-'));
+  const f = path.join(dir, 'bad.yaml');
+  writeFileSync(f, 'capture: [unclosed\n');
+  assert.throws(() => loadConfig(f), (e: unknown) => e instanceof StnnError && e.code === 'STNN_CONFIG' && e.message.startsWith(`${f}: not valid YAML: `) && !e.message.includes('\n'));
+  assert.throws(() => loadConfig(path.join(dir, 'none.yaml')), (e: unknown) => e instanceof StnnError && e.message === `${path.join(dir, 'none.yaml')}: no such file`);
+  rmSync(dir, { recursive: true });
+});
