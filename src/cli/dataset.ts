@@ -18,6 +18,7 @@ const buildOptions = {
   'split-by': { type: 'string', default: 'flow' },
   seed: { type: 'string', default: '1' },
   fractions: { type: 'string', default: DEFAULT_FRACTIONS.join(',') },
+  'test-captures': { type: 'string', multiple: true },
   quiet: { type: 'boolean', short: 'q', default: false },
 } as const;
 
@@ -34,7 +35,8 @@ const buildSpec: CommandSpec<typeof buildOptions> = {
     out: 'dataset file to write (msgpack); required',
     'split-by': "'flow': stratified per class; 'file': each capture whole in one split (no leakage between flows of a session)",
     seed: 'seed of the split (integer)',
-    fractions: 'train,validation,test shares',
+    fractions: 'train,validation,test shares (with --test-captures, e.g. 0.85,0.15,0)',
+    'test-captures': 'capture or directory whose flows all go to the test split (repeatable): a test set from other sessions',
     quiet: 'no summary on stderr',
   },
 };
@@ -89,7 +91,7 @@ async function build(argv: string[]): Promise<number> {
   try {
     result = await buildDataset(parsed.positionals, { rules, splitBy: splitBy as SplitBy, seed, fractions }, (p) =>
       progress.update(p.fileIndex + p.bytesRead / Math.max(1, p.totalBytes), p.files, p.file, p.frames),
-    );
+    (v['test-captures'] as string[] | undefined) ?? []);
   } finally {
     progress.done();
   }

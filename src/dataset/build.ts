@@ -19,6 +19,8 @@ export interface BuildOptions {
   splitBy: SplitBy;
   seed: number;
   fractions?: readonly [number, number, number];
+  /** Rows from these capture files go to the test split whatever the fractions say. */
+  testFiles?: ReadonlySet<string>;
   /** Feature names and version (default: the engine's). */
   names?: readonly string[];
   featureSet?: string;
@@ -88,6 +90,10 @@ export class DatasetBuilder {
     const n = this.y.length;
     const fractions = this.opts.fractions ?? DEFAULT_FRACTIONS;
     const split = splitDataset(this.y, this.file, { by: this.opts.splitBy, seed: this.opts.seed, fractions });
+    const testFiles = this.opts.testFiles;
+    if (testFiles && testFiles.size > 0) {
+      for (let i = 0; i < n; i++) if (testFiles.has(this.file[i])) split[i] = 2;
+    }
     return {
       format: DATASET_FORMAT,
       featureSet: this.opts.featureSet ?? FEATURE_SET_VERSION,
@@ -145,9 +151,11 @@ export async function buildDataset(
   captures: string[],
   opts: BuildOptions,
   onProgress?: Parameters<typeof extractFlows>[1]['onProgress'],
+  testCaptures: string[] = [],
 ): Promise<BuildResult> {
-  const files = expandCaptures(captures);
-  const builder = new DatasetBuilder(opts);
+  const testFiles = expandCaptures(testCaptures);
+  const files = [...expandCaptures(captures), ...testFiles];
+  const builder = new DatasetBuilder({ ...opts, testFiles: new Set([...(opts.testFiles ?? []), ...testFiles]) });
   const extract = await extractFlows(files, { onFlow: (f) => builder.add(f), onProgress });
   const dataset = builder.finish({
     captures: files.length,
