@@ -213,6 +213,19 @@ async function senderRole(): Promise<void> {
   process.stdout.write('sent\n');
 }
 
+/** Inside a namespace: the captured interface disappears under a running capture. */
+async function ifGoneRole(ifname: string): Promise<void> {
+  const r = new SpscRing(createRingBuffer(1 << 16));
+  const cap = AfPacketCapture.open({ interface: ifname, rings: [r], blockSize: 1 << 16, blockCount: 2, pollTimeoutMs: 20 });
+  cap.start();
+  await new Promise((res) => setTimeout(res, 100));
+  const del = spawnSync('ip', ['link', 'del', ifname], { encoding: 'utf8' });
+  await new Promise((res) => setTimeout(res, 300));
+  const during = cap.stats();
+  const final = cap.stop();
+  process.stdout.write(JSON.stringify({ deleted: del.status === 0, during, final, finished: r.finished }) + '\n');
+}
+
 /** Tries to open a capture without privileges and prints the error. */
 function noCapRole(): void {
   try {
@@ -294,6 +307,8 @@ if (!isMainThread && workerData?.role === 'waiter') {
   await captureRole(process.env['STNN_AFPACKET_IF']!);
 } else if (ROLE === 'sender') {
   await senderRole();
+} else if (ROLE === 'ifgone') {
+  await ifGoneRole(process.env['STNN_AFPACKET_IF']!);
 } else if (ROLE === 'nocap') {
   noCapRole();
 } else {
@@ -618,6 +633,27 @@ if (!isMainThread && workerData?.role === 'waiter') {
     } finally {
       sh(['ip', 'netns', 'del', nsA]);
       sh(['ip', 'netns', 'del', nsB]);
+    }
+  });
+
+  test('the interface vanishing under a running capture is reported, and stop() still works', { skip: skipNetns ?? false, timeout: 30_000 }, () => {
+    const ns = `stnn-cap-g-${process.pid % 100000}`;
+    try {
+      must(['ip', 'netns', 'add', ns]);
+      must(['ip', '-n', ns, 'link', 'add', 'stgone0', 'type', 'veth', 'peer', 'name', 'stgone1']);
+      must(['ip', '-n', ns, 'link', 'set', 'stgone0', 'up']);
+      const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...selfArgs()], {
+        encoding: 'utf8', env: { ...process.env, STNN_AFPACKET_TEST_ROLE: 'ifgone', STNN_AFPACKET_IF: 'stgone0' }, timeout: 20_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      assert.ok(res.deleted);
+      assert.equal(res.during.running, true, 'the thread keeps running');
+      assert.match(res.during.lastError, /Network is down/);
+      assert.equal(res.final.running, false);
+      assert.ok(res.finished, 'the ring is closed');
+    } finally {
+      sh(['ip', 'netns', 'del', ns]);
     }
   });
 }
