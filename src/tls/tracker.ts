@@ -200,6 +200,8 @@ export class TlsTracker implements HelloSink {
   private endKind = 0;
   private mode13 = false;
   private serverHelloSeen = false;
+  /** The current packet's payload was taken as padding. */
+  private padHit = false;
   /** Nothing can change any more: buffers released, onPacket answers at once. */
   private final = false;
   private readonly c = new Side();
@@ -267,9 +269,10 @@ export class TlsTracker implements HelloSink {
     const before = this.hsEnded;
     const mode13Before = this.mode13;
     const hasPayload = wireLen > 0 && (flags & RST) === 0;
+    this.padHit = false;
     if (ack !== undefined && (flags & (ACK | RST)) === ACK) this.peerAck(dir === 0 ? this.s : this.c, dir === 0 ? 1 : 0, ack >>> 0);
     this.packet(dir === 0 ? this.c : this.s, dir, seq >>> 0, flags, buf, off, capLen, wireLen);
-    if (!this.hsEnded && dir === 0 && hasPayload && mode13Before && this.c.stopped && this.st === ST_TLS) {
+    if (!this.hsEnded && dir === 0 && hasPayload && !this.padHit && mode13Before && this.c.stopped && this.st === ST_TLS) {
       // TLS 1.3 fallback: the client's Finished cannot be read any more
       this.hsEnded = true;
       this.endKind = END_LAST_HS;
@@ -298,6 +301,7 @@ export class TlsTracker implements HelloSink {
       // "carrying" up to 6 zero bytes at the sequence number of the next real segment. Not stream
       // data; had the bytes been real, the next segment starts after them and they are fed then.
       this.counters.ack_padding++;
+      this.padHit = true;
       d.padSeq = seq;
       d.padLen = wireLen;
       return;

@@ -494,11 +494,14 @@ test('TLS 1.3 fallback: client stream stopped before its Finished → first clie
   // captured: 300 bytes; the rest of the ClientHello and the CCS header are cut
   const p: Pkt[] = [c.syn(), c.synAck(), c.ack(0), { ...cp, data: first.subarray(0, 300), wire: first.length }];
   p.push(...c.sendSplit(1, f[1]!.data, mss(f[1]!.data.length)), c.ack(0));
+  // a bare ACK with padding bytes is not the Finished
+  p.push({ dir: 0, seq: c.next[0], flags: F_ACK, data: new Uint8Array(2) });
   p.push(c.send(0, record(23, 0x0303, filler(53))), c.send(1, f[3]!.data), c.send(0, f[4]!.data));
   const phases = run(t, p);
   assert.equal(counters.gaps, 1);
   assert.equal(counters.phase_fallback, 1);
-  assert.deepEqual(phases, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+  assert.equal(counters.ack_padding, 1);
+  assert.deepEqual(phases, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
   assert.equal(t.info().sni, undefined);
   assert.equal(t.info().versionNegotiated, 'TLSv1.3');
   // the same cut in TLS 1.2: the server's first ApplicationData record still ends the handshake
