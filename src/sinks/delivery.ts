@@ -111,6 +111,8 @@ export class Delivery {
     this.log = opts.log ?? (() => {});
     link.onDown = (err) => this.down(err);
     this.stats.spoolBytes = backlog.bytes;
+    // Records left in the spool by an earlier run go out without waiting for a new one.
+    if (backlog.pending > 0) setImmediate(() => this.state === 'idle' && this.connect());
   }
 
   /** True while the link is connected. */

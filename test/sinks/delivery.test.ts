@@ -105,9 +105,12 @@ test('sensor restart: records spooled by one process are replayed by the next, o
   const rx = new Receiver(port);
   await rx.start();
   const b = createSink(cfg);
+  let deadline = Date.now() + 5000;
+  while (rx.msgs.length < 10 && Date.now() < deadline) await sleep(20); // replayed without a new write
+  assert.equal(rx.msgs.length, 10);
   for (let i = 10; i < 15; i++) b.write(record(i));
   await b.flush();
-  const deadline = Date.now() + 5000;
+  deadline = Date.now() + 5000;
   while (rx.msgs.length < 15 && Date.now() < deadline) await sleep(20);
   await b.close();
   await sleep(50);
