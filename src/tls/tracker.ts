@@ -107,6 +107,17 @@ export const DEFAULT_TLS_LIMITS: Readonly<TlsLimits> = Object.freeze({
   oooMaxBytes: 32768,
 });
 
+const LIMIT_KEYS = ['maxHelloBytes', 'oooMaxSegments', 'oooMaxBytes'] as const;
+
+function checkLimits(limits: TlsLimits): void {
+  for (const k of LIMIT_KEYS) {
+    const v = limits[k];
+    if (!Number.isInteger(v) || v < 1 || v > 1 << 24) {
+      throw new StnnError('STNN_CONFIG', `tls limits: ${k} must be an integer in 1..16777216, got ${String(v)}`);
+    }
+  }
+}
+
 /** Upper bound of stateBytes() for the given limits. */
 export function tlsStateBound(l: TlsLimits = DEFAULT_TLS_LIMITS): number {
   return 2 * (l.oooMaxBytes + l.maxHelloBytes);
@@ -218,12 +229,7 @@ export class TlsTracker implements HelloSink {
   earlyData = false;
 
   constructor(counters: TlsCounters = defaultTlsCounters, limits: TlsLimits = DEFAULT_TLS_LIMITS) {
-    for (const k of ['maxHelloBytes', 'oooMaxSegments', 'oooMaxBytes'] as const) {
-      const v = limits[k];
-      if (!Number.isInteger(v) || v < 1 || v > 1 << 24) {
-        throw new StnnError('STNN_CONFIG', `tls limits: ${k} must be an integer in 1..16777216, got ${String(v)}`);
-      }
-    }
+    if (limits !== DEFAULT_TLS_LIMITS) checkLimits(limits);
     this.counters = counters;
     this.limits = limits;
   }
