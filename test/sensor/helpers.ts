@@ -18,7 +18,7 @@ export interface Finished {
 }
 
 /** Spawns the sensor (optionally under a prefix such as `ip netns exec NS`). */
-export function spawnSensor(args: string[], prefix: string[] = []): { child: ChildProcess; exited: Promise<Finished>; stderr: () => string } {
+export function spawnSensor(args: string[], prefix: string[] = []): { child: ChildProcess; exited: Promise<Finished>; stderr: () => string; running: () => boolean } {
   const argv = sensorArgv(args);
   const child = prefix.length
     ? spawn(prefix[0]!, [...prefix.slice(1), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -27,8 +27,12 @@ export function spawnSensor(args: string[], prefix: string[] = []): { child: Chi
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<Finished>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, exited, stderr: () => stderr };
+  let running = true;
+  const exited = new Promise<Finished>((resolve) => child.on('close', (code, signal) => {
+    running = false;
+    resolve({ code, signal, stdout, stderr });
+  }));
+  return { child, exited, stderr: () => stderr, running: () => running };
 }
 
 export function readJsonl(path: string): Record<string, any>[] {
