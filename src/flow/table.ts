@@ -288,7 +288,7 @@ export class FlowTable {
     if (isTcp) {
       const tls = flow.tls;
       if (tls !== null) {
-        phase = tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen);
+        phase = tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck);
         if (flow.stats !== null && !this.opts.allFlows && tls.status === 'not-tls') {
           // nobody will read this flow's features: stop computing them
           this.dropStats(flow);
