@@ -252,7 +252,7 @@ test('idempotence across an outage: the broker dies after appending, before repl
   try {
     const sink = createSink({
       type: 'kafka', brokers: [broker.address], topic: 'o', lingerMs: 5, batchSize: 5, retries: 1,
-      connectionTimeoutMs: 200, requestTimeoutMs: 500, backoffMinMs: 50, backoffMaxMs: 100,
+      connectionTimeoutMs: 3000, requestTimeoutMs: 1000, backoffMinMs: 50, backoffMaxMs: 100,
     });
     for (let i = 0; i < 5; i++) sink.write(record(i));
     await sink.flush();
