@@ -35,11 +35,17 @@ export async function run(argv: string[]): Promise<number> {
     pcap.push(...parsed.positionals);
   }
   const log = (msg: string) => process.stderr.write(`stnn sensor: ${msg}\n`);
+  const defaults: string[] = [];
   const config = loadConfig(configFile, {
     pcap: pcap.length > 0,
-    onDefault: (key, value) => log(`${key} not set, using ${typeof value === 'string' ? value || "''" : JSON.stringify(value)}`),
+    onDefault: (key, value) => defaults.push(`${key} not set, using ${typeof value === 'string' ? value || "''" : JSON.stringify(value)}`),
   });
-  const sensor = await Sensor.start({ config, pcap, log });
+  // Logged with the first start-up line, so that a start-up error stays a single line.
+  const flushDefaults = () => {
+    for (const d of defaults.splice(0)) log(d);
+  };
+  const sensor = await Sensor.start({ config, pcap, log: (m) => { flushDefaults(); log(m); } });
+  flushDefaults();
   const onStop = (sig: string) => () => {
     log(`${sig} received`);
     void sensor.stop();

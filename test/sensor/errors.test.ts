@@ -1,0 +1,65 @@
+/**
+ * Start-up errors of `stnn sensor`: one line on stderr, exit 2, nothing else printed.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afpacketLoadError } from '../../src/capture/afpacket.js';
+import { sensorArgv } from './helpers.js';
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'stnn-sensor-err-'));
+  chmodSync(dir, 0o755);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function conf(name: string, text: string): string {
+  const f = path.join(dir, name);
+  writeFileSync(f, text, { mode: 0o644 });
+  return f;
+}
+
+function runSensor(args: string[], prefix: string[] = []) {
+  const argv = [...prefix, process.execPath, ...sensorArgv(args)];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+function expectOneLine(r: { code: number | null; stderr: string; stdout: string }, line: string) {
+  assert.equal(r.stderr, `${line}\n`);
+  assert.equal(r.stdout, '');
+  assert.equal(r.code, 2);
+}
+
+test('a bad value names the file, the key and the reason', () => {
+  const f = conf('bad.yaml', 'capture:\n  interface: eth0\n  shards: x\n');
+  expectOneLine(runSensor(['--config', f]), `stnn: ${f}: capture.shards: expected an integer from 1 to 64, got 'x'`);
+  const g = conf('sink.yaml', 'capture: { interface: eth0 }\noutputs:\n  - { type: syslog, transport: carrier-pigeon }\n');
+  expectOneLine(runSensor(['--config', g]), `stnn: ${g}: outputs[0].transport: must be one of udp, tcp, unix, got "carrier-pigeon"`);
+  expectOneLine(runSensor([]), 'stnn: --config: missing (the YAML configuration, e.g. conf/stnn.yaml)');
+  expectOneLine(runSensor(['--config', path.join(dir, 'none.yaml')]), `stnn: ${path.join(dir, 'none.yaml')}: no such file`);
+  const p = conf('pcap.yaml', 'metrics: { listen: off }\n');
+  expectOneLine(runSensor(['--config', p, '--pcap', path.join(dir, 'none.pcap')]), `stnn: ${path.join(dir, 'none.pcap')}: no such file`);
+});
+
+const addon = afpacketLoadError();
+const liveSkip = addon ? `the stnn-afpacket addon is not built: ${addon}` : process.getuid?.() !== 0 ? 'needs root to drop privileges' : false;
+
+test('a missing interface is one line, exit 2', { skip: liveSkip }, () => {
+  const f = conf('noif.yaml', 'capture: { interface: nosuch0 }\nmetrics: { listen: off }\noutputs: [{ type: "null" }]\n');
+  expectOneLine(runSensor(['--config', f]), 'stnn: afpacket: no such network interface: nosuch0');
+});
+
+const setprivSkip = liveSkip || (spawnSync('sh', ['-c', 'command -v setpriv']).status !== 0 ? 'setpriv (util-linux) is not installed' : false);
+
+test('without CAP_NET_RAW: one line naming the capability, exit 2', { skip: setprivSkip }, () => {
+  const f = conf('lo.yaml', 'capture: { interface: lo }\nmetrics: { listen: off }\noutputs: [{ type: "null" }]\n');
+  const line = 'stnn: afpacket: capturing on lo needs the CAP_NET_RAW capability (socket(AF_PACKET): Operation not permitted)';
+  // An unprivileged user (nobody), and root with CAP_NET_RAW removed from its bounding set.
+  expectOneLine(runSensor(['--config', f], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']), line);
+  expectOneLine(runSensor(['--config', f], ['setpriv', '--inh-caps=-net_raw', '--bounding-set=-net_raw']), line);
+});
