@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FlowStats, WINDOW, RING, LEN_MEDIAN_REL_ERROR, IAT_MEDIAN_REL_ERROR, IAT_MEDIAN_ABS_ERROR,
+  FlowStats, WINDOW, LEN_MEDIAN_REL_ERROR, IAT_MEDIAN_REL_ERROR, IAT_MEDIAN_ABS_ERROR,
   cumulativeRankError, extPoolSize,
 } from '../../src/features/flow-stats.js';
 import { FEATURE_NAMES, STAT_NAMES, N_COLS } from '../../src/features/names.js';
