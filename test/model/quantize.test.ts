@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FEATURE_SET_VERSION, N_FEATURES } from '../../src/features/names.js';
+import { initBackend } from '../../src/model/engine.js';
+import { quantizeModelDir, quantizeTensor } from '../../src/model/quantize.js';
+import { loadModels, saveApp, scoreBatch } from '../../src/model/registry.js';
+import { buildModel } from '../../src/model/stnn.js';
+import { mulberry32 } from '../../src/dataset/split.js';
+
+test('uint8 quantization: a hand-worked tensor', () => {
+  const q = quantizeTensor(Float32Array.from([0, 1, 2, 2.55, 0.004, 0.006]), 'uint8');
+  assert.equal(q.min, 0);
+  assert.ok(Math.abs(q.scale - 0.01) < 1e-8);
+  // (v − min) / scale rounded: 0, 100, 200, 255, 0 (0.4), 1 (0.6)
+  assert.deepEqual(Array.from(q.bytes), [0, 100, 200, 255, 0, 1]);
+  const flat = quantizeTensor(Float32Array.from([3, 3]), 'uint8');
+  assert.deepEqual([flat.min, flat.scale, ...flat.bytes], [3, 1, 0, 0]);
+});
+
+test('a quantized model directory loads as usual, 4× smaller, with close outputs', async () => {
+  await initBackend('cpu');
+  const dir = mkdtempSync(join(tmpdir(), 'stnn-quant-'));
+  try {
+    const model = buildModel('stnn', 'tiny', 7);
+    const normalizer = { transform: 'log1p-zscore' as const, mean: new Array(N_FEATURES).fill(0), std: new Array(N_FEATURES).fill(1) };
+    await saveApp(dir, 'alpha', model, {
+      featureSet: FEATURE_SET_VERSION,
+      arch: { kind: 'stnn', size: 'tiny' },
+      normalizer,
+      engine: { tfjs: 'test', backend: 'cpu' },
+      entry: { votingList: [1, 1, 1, 1, 1, 1, 1], trainedAt: new Date(0).toISOString(), metrics: {}, dataSummary: {} },
+    });
+    const rng = mulberry32(3);
+    const n = 64;
+    const X = Float32Array.from({ length: n * N_FEATURES }, () => rng() * 4 - 2);
+    const before = await scoreBatch(model, normalizer, X, n);
+    const bytesBefore = statSync(join(dir, 'alpha', 'weights.bin')).size;
+    const res = quantizeModelDir(dir, 'uint8');
+    assert.equal(res.length, 1);
+    assert.equal(res[0].before, bytesBefore);
+    assert.equal(res[0].after * 4, bytesBefore, 'one byte per float32 weight');
+    const { models, manifest } = await loadModels(dir);
+    const after = await scoreBatch(models.get('alpha')!, manifest.normalizer, X, n);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(after[i] - before[i]));
+    assert.ok(worst < 0.02, `largest change of P_target ${worst}`);
+    assert.throws(() => quantizeModelDir(dir, 'uint8'), /already quantized/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
