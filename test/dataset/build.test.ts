@@ -100,3 +100,15 @@ test('buildDataset on a real capture: labels agree with nDPI\'s SNIs under the s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('DatasetBuilder: rows of test captures go to the test split, the rest to train/validation', () => {
+  const b = new DatasetBuilder({ rules, splitBy: 'flow', seed: 4, fractions: [0.75, 0.25, 0], testFiles: new Set(['f2.pcap']) });
+  for (let i = 0; i < 30; i++) b.add(flow(i, i % 2 ? 'a.example.com' : 'b.example.org'));
+  const ds = b.finish();
+  for (let i = 0; i < ds.n; i++) {
+    if (ds.file[i] === 'f2.pcap') assert.equal(ds.split[i], 2, `row ${i} of the test capture`);
+    else assert.notEqual(ds.split[i], 2, `row ${i} of a training capture`);
+  }
+  // 10 of the 30 flows come from f2.pcap; the other 20 split 15/5
+  assert.deepEqual([0, 1, 2].map((s) => Array.from(ds.split).filter((x) => x === s).length), [15, 5, 10]);
+});
