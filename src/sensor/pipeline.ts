@@ -10,6 +10,7 @@
  * gets no per-packet callback. When inference falls behind, flows beyond inference.max_backlog
  * are emitted at once as 'unclassified' (counted): capture never waits for the models.
  */
+import { statSync } from 'node:fs';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AfPacketCapture, type AfPacketStats } from '../capture/afpacket.js';
@@ -45,6 +46,14 @@ export interface SensorSummary {
   unclassified: Record<string, number>;
   ended: Record<string, number>;
   producer?: ProducerSummary;
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
 }
 
 export const UNCLASSIFIED: Readonly<Verdict> = Object.freeze({ app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
@@ -105,7 +114,8 @@ export class Sensor {
   private async open(pcap: string[] | undefined): Promise<void> {
     const { capture: cc, inference: ic } = this.cfg;
     const live = !pcap || pcap.length === 0;
-    if (!live) checkCaptures(pcap!);
+    // Regular files are checked up front; a FIFO is not (reading its magic would consume it).
+    if (!live) checkCaptures(pcap!.filter((f) => !isFifo(f)));
     for (let k = 0; k < cc.shards; k++) {
       this.rings.push(new SpscRing(createRingBuffer(cc.ringBytes)));
       this.counters.push(new Float64Array(new SharedArrayBuffer(N_COUNTERS * 8)));
