@@ -88,11 +88,6 @@ export class InferencePool {
       .then(() => {});
   }
 
-  /** Batches queued or running. */
-  get pending(): number {
-    return this.pool.queueSize + (this.pool.utilization > 0 ? 1 : 0);
-  }
-
   async close(): Promise<void> {
     await this.pool.destroy();
   }
