@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n'));
   const ts = import.meta.url.endsWith('.ts');
-  const runner = path.join(root, ts ? 'test/sensor/run-sensor.ts' : 'dist/test/sensor/run-sensor.js');
+  const runner = path.join(root, ts ? 'src/sensor/entry.ts' : 'dist/src/sensor/entry.js');
   const sensor = spawn('ip', ['netns', 'exec', NS_S, process.execPath, ...(ts ? ['--import', 'tsx'] : []), runner, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   procs.push(sensor);
   let sensorErr = '';

@@ -3,10 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** node arguments that run test/sensor/run-sensor (.ts under tsx, .js when built). */
+/** node arguments that run src/sensor/entry (.ts under tsx, .js when built). */
 export function sensorArgv(args: string[]): string[] {
   const ts = import.meta.url.endsWith('.ts');
-  const script = fileURLToPath(new URL(`./run-sensor${ts ? '.ts' : '.js'}`, import.meta.url));
+  const script = fileURLToPath(new URL(`../../src/sensor/entry${ts ? '.ts' : '.js'}`, import.meta.url));
   return [...(ts ? ['--import', 'tsx'] : []), script, ...args];
 }
 
