@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Runner> }>
     summary: 'classify the TLS flows of captures with a model directory: verdict records as JSON lines',
     load: async () => (await import('./classify.js')).run,
   },
+  sensor: {
+    summary: 'the live sensor: AF_PACKET (or --pcap) → flow workers → batched inference → sinks, with metrics',
+    load: async () => (await import('./sensor.js')).run,
+  },
   eval: {
     summary: 'evaluate a model directory on a dataset: the paper\'s metrics, voting list vs max P, baselines',
     load: async () => (await import('./eval.js')).run,
