@@ -71,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const clf = await Classifier.load(v.models!, parseBackendOption(v.backend));
   process.stdout.write(`model ${rel(v.models!)}: ${clf.apps.length} applications (${clf.apps.join(', ')}), ${clf.manifest.arch.kind}/${clf.manifest.arch.size}, backend ${clf.backend}\n`);
+  const apps = clf.apps;
   const truth: string[] = [];
   const pred: string[] = [];
   const tally = new Map<string, AppTally>();
@@ -85,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     clf.dispose();
   }
   process.stdout.write('\nverdicts per application:\n' + tallyTable(tally));
-  const e = evalLabels(truth, pred, clf.apps);
+  const e = evalLabels(truth, pred, apps);
   const m = paperMetrics(confusionMatrix(e.truth, e.pred, e.classes), e.classes);
   // as the metrics count it: a flow of no modelled application is right when called 'unknown'
   const correct = e.truth.filter((t, i) => t === e.pred[i]).length;
