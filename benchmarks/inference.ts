@@ -21,7 +21,7 @@ import { buildModel } from '../src/model/stnn.js';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '3' },
-    backends: { type: 'string', default: 'node,wasm,cpu' },
+    backends: { type: 'string', default: 'node,wasm' },
     'no-torch': { type: 'boolean', default: false },
     python: { type: 'string', default: '/usr/bin/python3' },
     'train-batch': { type: 'string', default: '64' },

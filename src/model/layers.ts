@@ -168,20 +168,49 @@ export class DepthConv3d extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const k = blockKernel(this.kernel!.read(), this.depth);
-      const b = this.depth === 1 ? this.bias!.read() : tf.tile(this.bias!.read(), [this.depth]);
       if (kwargs['training'] !== true) {
-        // Inference: one fused kernel (conv + bias + activation). Its gradient does not support
-        // leaky ReLU, so training takes the unfused path below.
+        // Inference: one fused kernel (conv + bias + activation) with the block kernel built once
+        // per weight value (a tf.Variable gets a new dataId whenever it is assigned). The fused
+        // kernel's gradient does not support leaky ReLU, so training takes the unfused path below.
+        const [k, b] = this.inferenceWeights();
         return tf.fused.conv2d({
           x, filter: k, strides: 1, pad: 'same', bias: b,
           activation: this.activation === 'leakyrelu' ? 'leakyrelu' : 'linear',
           leakyreluAlpha: this.alpha,
         });
       }
+      const k = blockKernel(this.kernel!.read(), this.depth);
+      const b = this.depth === 1 ? this.bias!.read() : tf.tile(this.bias!.read(), [this.depth]);
       const y = tf.add(conv2dSame3x3(x, k), b);
       return this.activation === 'leakyrelu' ? tf.leakyRelu(y, this.alpha) : y;
     });
+  }
+
+  private cache: { kernelId: object; biasId: object; k: tf.Tensor4D; b: tf.Tensor } | null = null;
+
+  private inferenceWeights(): [tf.Tensor4D, tf.Tensor] {
+    const kv = this.kernel!.read();
+    const bv = this.bias!.read();
+    if (!this.cache || this.cache.kernelId !== kv.dataId || this.cache.biasId !== bv.dataId) {
+      this.dropCache();
+      const k = tf.keep(blockKernel(kv, this.depth));
+      const b = tf.keep(this.depth === 1 ? bv.clone() : tf.tile(bv, [this.depth]));
+      this.cache = { kernelId: kv.dataId, biasId: bv.dataId, k, b };
+    }
+    return [this.cache.k, this.cache.b];
+  }
+
+  private dropCache(): void {
+    if (!this.cache) return;
+    this.cache.k.dispose();
+    this.cache.b.dispose();
+    this.cache = null;
+  }
+
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
+    const r = super.dispose();
+    if (r.refCountAfterDispose === 0) this.dropCache();
+    return r;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

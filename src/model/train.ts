@@ -129,7 +129,8 @@ export async function trainOneClass(o: TrainOptions): Promise<TrainResult> {
   };
 
   const model = buildModel(o.kind, o.size, o.seed);
-  model.compile({ optimizer: tf.train.adam(o.learningRate ?? 1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const optimizer = tf.train.adam(o.learningRate ?? 1e-3);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 
   const valX = tf.tensor2d(gather(valRows), [valRows.length, d]);
   const valY = tf.tensor2d(labels(valRows), [valRows.length, 2]);
@@ -200,10 +201,15 @@ export async function trainOneClass(o: TrainOptions): Promise<TrainResult> {
       }
     }
     if (bestWeights) model.setWeights(bestWeights);
+  } catch (err) {
+    model.dispose();
+    throw err;
   } finally {
     bestWeights?.forEach((w) => w.dispose());
     valX.dispose();
     valY.dispose();
+    // Adam's moment slots (2× the weights): not owned by the model, so model.dispose() would not free them
+    optimizer.dispose();
   }
   const val = await scoreNormalized(model, gather(valRows), valRows.length);
   return { model, normalizer, history, bestEpoch, valScores: val.pTarget, valQ: val.q, valIsPositive, data };

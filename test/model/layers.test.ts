@@ -180,3 +180,17 @@ test('LstmStacks keeps the stacks independent in training (cross-stack gradients
   assert.deepEqual(g[0]!.slice(3, 6).map(Math.abs), [0, 0, 0]);
   assert.ok(g[0]!.slice(0, 3).some((v) => v !== 0));
 });
+
+test('DepthConv3d inference cache follows weight changes', async () => {
+  await initBackend('wasm');
+  const layer = new DepthConv3d({ filters: 2, depth: 2, activation: 'linear' });
+  const x = tf.ones([1, 3, 3, 2]);
+  layer.build([null, 3, 3, 2]);
+  layer.setWeights([tf.zeros([3, 3, 3, 1, 2]), tf.tensor1d([1, 2])]);
+  // zero kernel: output = bias, tiled over the 2 depths → channels [1, 2, 1, 2]
+  assert.deepEqual(Array.from((layer.apply(x) as tf.Tensor).dataSync()).slice(0, 4), [1, 2, 1, 2]);
+  layer.setWeights([tf.ones([3, 3, 3, 1, 2]), tf.tensor1d([0, 0])]);
+  // centre pixel, all-ones input and kernel: 3×3 neighbours × 2 depths (both in range) = 18
+  const y = (layer.apply(x) as tf.Tensor4D).arraySync();
+  assert.deepEqual(y[0]![1]![1], [18, 18, 18, 18]);
+});

@@ -147,3 +147,15 @@ test('a directory of another feature set or architecture is refused with a clear
   await assert.rejects(loadModels(path.join(dir, 'nope')), /no model manifest/);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('the plain-CNN baseline (tiny) trains the same way and learns the synthetic set', async () => {
+  const { X, y, split } = synthetic(450, 7);
+  const r = await trainOneClass({ app: 'beta', X, y, split, kind: 'cnn', size: 'tiny', seed: 3, epochs: 20, batchSize: 32, patience: 4, balance: 'sample' });
+  assert.equal(r.model.name, 'stnn_cnn_tiny');
+  // balance 'sample': each epoch has all 90 training positives and 90 of the 180 negatives
+  assert.ok(r.history.every((h) => h.samples === 180));
+  let ok = 0;
+  r.valScores.forEach((p, k) => { if ((p > 0.5) === (r.valIsPositive[k] === 1)) ok++; });
+  assert.ok(ok / r.valScores.length >= 0.9, `validation accuracy ${ok / r.valScores.length}`);
+  r.model.dispose();
+});
