@@ -170,6 +170,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const cal = calibrateVotingListDetailed(result.valScores, result.valIsPositive, 0.5, result.valQ);
+    if (result.data.validationPositive === 0) {
+      log(`warning: ${app}: the validation split has no flows of this application, so its recall is unknown and its voting list has no positive evidence (rebuild the dataset with more ${app} flows or another split)`);
+    }
     let tp = 0, fp = 0, fn = 0;
     for (let k = 0; k < result.valScores.length; k++) {
       const said = result.valScores[k]! > 0.5;
