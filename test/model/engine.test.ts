@@ -38,3 +38,24 @@ test('wasm matMul with transposed operands (patched kernel) gives the hand-compu
   tf.tidy(() => { tf.matMul(a, b, true, true); });
   assert.equal(tf.memory().numDataBuffers, before);
 });
+
+test('wasm slice/split/unstack (patched kernels) pick the right elements', async () => {
+  await initBackend('wasm');
+  // x[i][j][k] = 100i + 10j + k, shape [2, 3, 4]
+  const vals: number[] = [];
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) vals.push(100 * i + 10 * j + k);
+  const x = tf.tensor3d(vals, [2, 3, 4]);
+  assert.deepEqual(tf.slice(x, [1, 1, 1], [1, 2, 2]).arraySync(), [[[111, 112], [121, 122]]]);
+  assert.deepEqual(tf.slice(x, [0, 1, 0], [2, 1, 4]).arraySync(), [[[10, 11, 12, 13]], [[110, 111, 112, 113]]]);
+  assert.deepEqual(Array.from(tf.slice(x, [1, 0, 0], [1, 3, 4]).dataSync()), vals.slice(12)); // contiguous
+  const [a, b] = tf.split(x, [1, 3], 2);
+  assert.deepEqual(a!.arraySync(), [[[0], [10], [20]], [[100], [110], [120]]]);
+  assert.deepEqual((b!.arraySync() as number[][][])[1]![2], [121, 122, 123]);
+  const parts = tf.unstack(x, 1);
+  assert.equal(parts.length, 3);
+  assert.deepEqual(parts[2]!.arraySync(), [[20, 21, 22, 23], [120, 121, 122, 123]]);
+  assert.deepEqual(tf.unstack(tf.tensor1d([5, 6, 7])).map((t) => t.dataSync()[0]), [5, 6, 7]);
+  // int32 and an empty part
+  assert.deepEqual(Array.from(tf.slice(tf.tensor1d([1, 2, 3], 'int32'), [1], [2]).dataSync()), [2, 3]);
+  assert.deepEqual(tf.slice(x, [0, 0, 0], [0, 3, 4]).shape, [0, 3, 4]);
+});
