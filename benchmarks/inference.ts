@@ -3,7 +3,8 @@
  * against the same architecture in PyTorch (benchmarks/inference_torch.py, Debian python3-torch,
  * 2 threads) in the same run.
  *
- *   node --import tsx benchmarks/inference.ts [--seconds 3] [--backends wasm,cpu] [--no-torch]
+ *   node --import tsx benchmarks/inference.ts [--seconds 3] [--backends node,wasm,cpu] [--no-torch]
+ *   (default backends: node,wasm; the cpu backend takes 10+ minutes for the full model)
  *
  * Measures flows/s at batch 1, 32 and 256 (model.predict on random normalised rows, output read
  * back) and training samples/s (trainOnBatch, Adam, batch 64), then prints one table with the
@@ -11,6 +12,7 @@
  * one warm-up call (at least 2).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -78,7 +80,13 @@ async function benchTfjs(backend: BackendName): Promise<Row | null> {
 }
 
 function benchTorch(): Row | null {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'inference_torch.py');
+  // next to this file when run from source, in ../../benchmarks when run from dist/benchmarks
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const script = [path.join(here, 'inference_torch.py'), path.join(here, '..', '..', 'benchmarks', 'inference_torch.py')].find((f) => existsSync(f));
+  if (!script) {
+    console.error('skip PyTorch: inference_torch.py not found');
+    return null;
+  }
   const r = spawnSync(values.python!, [script, '--threads', '2', '--seconds', String(SECONDS), '--train-batch', String(TRAIN_BATCH)], { encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`skip PyTorch: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
