@@ -159,3 +159,13 @@ test('the plain-CNN baseline (tiny) trains the same way and learns the synthetic
   assert.ok(ok / r.valScores.length >= 0.9, `validation accuracy ${ok / r.valScores.length}`);
   r.model.dispose();
 });
+
+test('buildModel is seeded: same seed → same weights, other seed → other weights, stacks differ', () => {
+  const w = (seed: number) => buildModel('stnn', 'tiny', seed).getWeights().map((t) => Array.from(t.dataSync()));
+  const a = w(5), b = w(5), c = w(6);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a[0], c[0]);
+  // kernel_0 is [23, 4·2·12]: gate i of stack 0 (columns 0..11) and of stack 1 (12..23) start apart
+  const row0 = a[0]!.slice(0, 24);
+  assert.notDeepEqual(row0.slice(0, 12), row0.slice(12, 24));
+});
