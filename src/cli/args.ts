@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { usageError } from '../util/errors.js';
 
@@ -19,8 +20,9 @@ export function helpText<O extends OptionSpec>(spec: CommandSpec<O>): string {
   const lines = [`usage: ${spec.usage}`, '', spec.summary, '', 'options:'];
   for (const [name, opt] of Object.entries(spec.options)) {
     const flag = `--${name}${opt.type === 'string' ? ' <value>' : ''}`;
-    const dflt = opt.default !== undefined ? ` (default: ${String(opt.default)})` : '';
-    lines.push(`  ${flag.padEnd(26)} ${spec.help[name as keyof O] ?? ''}${dflt}`);
+    const text = spec.help[name as keyof O] ?? '';
+    const dflt = opt.default !== undefined && !/\(default/.test(text) ? ` (default: ${String(opt.default)})` : '';
+    lines.push(`  ${flag.padEnd(26)} ${text}${dflt}`);
   }
   lines.push(`  ${'--help'.padEnd(26)} show this help`);
   return lines.join('\n') + '\n';
@@ -35,9 +37,21 @@ export function parseCommand<O extends OptionSpec>(argv: string[], spec: Command
     process.stdout.write(helpText(spec));
     return null;
   }
+  // '--idle-timeout -5': a value that looks like a negative number belongs to the option
+  // (parseArgs would call it ambiguous); the range check then names the option
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : null;
+    if (name !== null && spec.options[name]?.type === 'string' && i + 1 < argv.length && /^-[\d.]/.test(argv[i + 1])) {
+      args.push(`${a}=${argv[++i]}`);
+    } else {
+      args.push(a);
+    }
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: spec.options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: spec.options, allowPositionals: true, strict: true });
   } catch (err) {
     throw usageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
   }
@@ -48,9 +62,12 @@ export function parseCommand<O extends OptionSpec>(argv: string[], spec: Command
 }
 
 /** Parses an integer option, naming it in the error. */
+/** Plain decimal numbers only: no hex, no blanks, no empty string. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 export function intOption(name: string, value: string | undefined, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return dflt;
-  const n = Number(value);
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw usageError(`--${name}: expected an integer from ${min} to ${max}, got '${value}'`);
   }
@@ -60,9 +77,20 @@ export function intOption(name: string, value: string | undefined, dflt: number,
 /** Parses a number option, naming it in the error. */
 export function numOption(name: string, value: string | undefined, dflt: number, min = -Infinity, max = Infinity): number {
   if (value === undefined) return dflt;
-  const n = Number(value);
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw usageError(`--${name}: expected a number from ${min} to ${max}, got '${value}'`);
+    const range = max === Infinity ? (min === -Infinity ? 'a number' : `a number ≥ ${min}`) : `a number from ${min} to ${max}`;
+    throw usageError(`--${name}: expected ${range}, got '${value}'`);
   }
   return n;
+}
+
+/** Opens a file the user named for output, or fails as bad usage naming the option. */
+export function openOutput(option: string, path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw usageError(`--${option}: cannot write '${path}' (${code})`);
+  }
 }

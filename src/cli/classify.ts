@@ -1,12 +1,12 @@
-import { extractFlows, type ExtractSummary } from '../flow/extract.js';
+import { checkCaptures, extractFlows, type ExtractSummary } from '../flow/extract.js';
 import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { Classifier } from '../inference/classifier.js';
 import { parseBackendOption } from '../model/engine.js';
 import { usageError } from '../util/errors.js';
-import { intOption, parseCommand, type CommandSpec } from './args.js';
+import { intOption, openOutput, parseCommand, type CommandSpec } from './args.js';
 import { formatSummary } from './features.js';
 import { Progress } from './progress.js';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 
 const options = {
   models: { type: 'string', short: 'm' },
@@ -96,9 +96,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.models) throw usageError('--models: required (a directory made by stnn train)');
   const batch = intOption('batch', v.batch, 256, 1, 65536);
   const backend = parseBackendOption(v.backend);
+  checkCaptures(files);
+  const fd = v.out && v.out !== '-' ? openOutput('out', v.out) : null;
   const clf = await Classifier.load(v.models, backend);
-  if (!v.quiet) process.stderr.write(`stnn: ${clf.apps.length} applications (${clf.apps.join(', ')}), backend ${clf.backend}\n`);
-  const fd = v.out && v.out !== '-' ? openSync(v.out, 'w') : null;
+  if (!v.quiet) process.stderr.write(`stnn: ${clf.apps.length} application${clf.apps.length === 1 ? '' : 's'} (${clf.apps.join(', ')}), backend ${clf.backend}\n`);
   const put = (s: string) => (fd === null ? process.stdout.write(s) : writeSync(fd, s));
   const tally = new Map<string, AppTally>();
   const progress = new Progress(!v.quiet && process.stderr.isTTY === true);

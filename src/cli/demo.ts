@@ -8,6 +8,7 @@ import { Classifier } from '../inference/classifier.js';
 import { parseBackendOption } from '../model/engine.js';
 import { packageRoot } from '../util/paths.js';
 import { parseCommand, type CommandSpec } from './args.js';
+import { usageError } from '../util/errors.js';
 import { addTally, classifyCaptures, tallyTable, type AppTally } from './classify.js';
 import { formatSummary } from './features.js';
 
@@ -15,7 +16,7 @@ const root = packageRoot();
 const options = {
   capture: { type: 'string', default: join(root, 'data', 'testbed', 'sample.pcap') },
   labels: { type: 'string', default: join(root, 'data', 'testbed', 'labels.yaml') },
-  models: { type: 'string', default: join(root, 'models', 'default') },
+  models: { type: 'string' },
   backend: { type: 'string' },
 } as const;
 
@@ -35,15 +36,19 @@ const spec: CommandSpec<typeof options> = {
 };
 
 const rel = (p: string) => relative(process.cwd(), p) || p;
+const DEFAULT_MODELS = join(root, 'models', 'default');
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, spec);
   if (!parsed) return 0;
   const v = parsed.values;
+  if (parsed.positionals.length) throw usageError(`demo: unexpected argument '${parsed.positionals[0]}' (use --capture FILE)`);
   const capture = v.capture!;
+  // the shipped model is optional; a directory the user names must exist
+  const modelsDir = v.models ?? DEFAULT_MODELS;
   const rules = loadLabelRules(v.labels!);
   const t0 = process.hrtime.bigint();
-  const hasModel = existsSync(join(v.models!, 'manifest.json'));
+  const hasModel = v.models !== undefined || existsSync(join(modelsDir, 'manifest.json'));
   process.stdout.write(`stnn demo: ${rel(capture)}, labels ${rel(v.labels!)}\n`);
 
   if (!hasModel) {
@@ -55,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
         if (list) list.push(f); else byApp.set(app, [f]);
       },
     });
-    process.stdout.write(`no model directory at ${rel(v.models!)}: showing the TLS flows per labelled application\n`);
+    process.stdout.write(`no model shipped at ${rel(modelsDir)}: showing the TLS flows per labelled application (train one with 'stnn train', see the README)\n`);
     process.stdout.write(`${'application'.padEnd(14)} ${'flows'.padStart(5)} ${'pkts/flow'.padStart(10)} ${'kB/flow'.padStart(9)} ${'secs/flow'.padStart(9)} ${'TLS 1.3'.padStart(7)}\n`);
     for (const [app, fs] of [...byApp].sort()) {
       const n = fs.length;
@@ -69,8 +74,8 @@ export async function run(argv: string[]): Promise<number> {
     return summary.errors.length ? 1 : 0;
   }
 
-  const clf = await Classifier.load(v.models!, parseBackendOption(v.backend));
-  process.stdout.write(`model ${rel(v.models!)}: ${clf.apps.length} applications (${clf.apps.join(', ')}), ${clf.manifest.arch.kind}/${clf.manifest.arch.size}, backend ${clf.backend}\n`);
+  const clf = await Classifier.load(modelsDir, parseBackendOption(v.backend));
+  process.stdout.write(`model ${v.models ?? rel(modelsDir)}: ${clf.apps.length} applications (${clf.apps.join(', ')}), ${clf.manifest.arch.kind}/${clf.manifest.arch.size}, backend ${clf.backend}\n`);
   const apps = clf.apps;
   const truth: string[] = [];
   const pred: string[] = [];

@@ -6,7 +6,7 @@
  * baseline on the training split, prints the metrics, and optionally writes the HTML report and
  * its JSON twin.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { gatherRows, readDataset, splitRows } from '../dataset/io.js';
@@ -103,6 +103,12 @@ export async function run(argv: string[]): Promise<number> {
     if (!v.quiet) process.stderr.write(`stnn: ${s}\n`);
   };
 
+  if (v.report) {
+    // a report that cannot be written fails now, not after the evaluation
+    const d = path.dirname(path.resolve(v.report));
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw usageError(`--report: directory '${d}' does not exist`);
+    if (existsSync(v.report) && statSync(v.report).isDirectory()) throw usageError(`--report: '${v.report}' is a directory`);
+  }
   const dsPath = parsed.positionals[0];
   const ds = readDataset(dsPath, { featureSet: FEATURE_SET_VERSION });
   const rows = which.flatMap((s) => splitRows(ds, s)).sort((a, b) => a - b);
@@ -117,6 +123,10 @@ export async function run(argv: string[]): Promise<number> {
   const d = ds.names.length;
   const X = gatherRows(ds, rows);
   const truth = rows.map((i) => ds.y[i]);
+  const modelled = truth.filter((t) => models.has(t)).length;
+  if (modelled === 0) {
+    process.stderr.write(`stnn: warning: none of the model directory's applications (${[...models.keys()].join(', ')}) has flows in the ${String(v.split)} split of ${dsPath}: per-application precision and recall mean nothing here\n`);
+  }
   const scores: AppScores[] = [];
   const votingLists = new Map<string, number[]>();
   let scoreMs = 0;

@@ -1,5 +1,5 @@
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/names.js';
-import { extractFlows, type ExtractSummary } from '../flow/extract.js';
+import { checkCaptures, extractFlows, type ExtractSummary } from '../flow/extract.js';
 import { createWriter, type OutputFormat } from '../output/writers.js';
 import { usageError } from '../util/errors.js';
 import { numOption, intOption, parseCommand, type CommandSpec } from './args.js';
@@ -79,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const progress = new Progress(!v.quiet && process.stderr.isTTY === true);
   const t0 = process.hrtime.bigint();
+  checkCaptures(files); // a bad input fails before any output is opened or truncated
   const writer = createWriter(format, v.out as string | undefined);
   let summary: ExtractSummary;
   try {

@@ -5,7 +5,7 @@
  * calibrates its voting list on the validation split and writes it into the model directory,
  * leaving the directory's other applications untouched.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readDataset, type Dataset } from '../dataset/io.js';
@@ -99,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   if (parsed.positionals.length > 1) throw usageError(`train: one dataset file expected, got ${parsed.positionals.length}`);
   if (!v.models) throw usageError('train: --models DIR is required');
   const dir = v.models;
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw usageError(`--models: '${dir}' exists and is not a directory`);
   const epochs = intOption('epochs', v.epochs, 30, 1, 100_000);
   const batchSize = intOption('batch', v.batch, 64, 1, 65_536);
   const patience = intOption('patience', v.patience, 5, 0, 100_000);

@@ -80,6 +80,9 @@ export async function initBackend(prefer?: BackendName): Promise<BackendInfo> {
     throw new StnnError('STNN_USAGE', `--backend: expected one of ${BACKEND_NAMES.join('|')}, got '${String(prefer)}'`);
   }
   if (current && (prefer === undefined || tfName(prefer) === current.name)) return current;
+  // production mode: no debug checks, and no console banners (the cpu backend advertises
+  // tfjs-node on first use); the backend we run on is printed by the commands themselves
+  tf.env().set('PROD', true);
   const notes: string[] = [];
   let ok = false;
   if (prefer === 'node') ok = await tryNode(notes);

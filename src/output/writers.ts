@@ -4,7 +4,8 @@
  * Every format names the feature set: JSONL and msgpack in a first header record,
  * CSV in a leading '#' comment line and its column header.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
+import { openOutput } from '../cli/args.js';
 import { Packr } from 'msgpackr';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/names.js';
 import { toEcs, type FlowRecord } from '../flow/record.js';
@@ -57,7 +58,7 @@ class StreamWriter {
   private pending: string[] = [];
   private pendingBytes = 0;
   constructor(path: string | undefined) {
-    this.fd = path === undefined || path === '-' ? null : openSync(path, 'w');
+    this.fd = path === undefined || path === '-' ? null : openOutput('out', path);
   }
   protected put(chunk: string | Uint8Array): void {
     if (this.fd === null) {
