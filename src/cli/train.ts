@@ -21,6 +21,7 @@ import { intOption, numOption, parseCommand, type CommandSpec } from './args.js'
 
 const options = {
   models: { type: 'string', short: 'm' },
+  exclude: { type: 'string', multiple: true },
   app: { type: 'string', multiple: true },
   arch: { type: 'string' },
   size: { type: 'string' },
@@ -46,6 +47,7 @@ const spec: CommandSpec<typeof options> = {
   options,
   help: {
     models: 'model directory (required)',
+    exclude: 'leave the flows of this label out of training and validation altogether (repeatable): an open-set experiment',
     app: 'train only this application (repeatable); default: every label except background',
     arch: "stnn (the paper's) or cnn (the §IV.D baseline, no LSTM); default: the directory's, else stnn",
     size: "full (the paper's widths) or tiny (for tests); default: the directory's, else full",
@@ -121,6 +123,13 @@ export async function run(argv: string[]): Promise<number> {
   const arch: Arch = { kind: kindOpt ?? existing?.arch.kind ?? 'stnn', size: sizeOpt ?? existing?.arch.size ?? 'full' };
   if (existing && (existing.arch.kind !== arch.kind || existing.arch.size !== arch.size)) {
     throw new StnnError('STNN_MODEL', `${path.join(dir, 'manifest.json')}: architecture '${existing.arch.kind}/${existing.arch.size}' does not match the requested '${arch.kind}/${arch.size}'`);
+  }
+  const exclude = new Set(v.exclude ?? []);
+  if (exclude.size) {
+    // unseen applications: their rows join the test split, so no model learns them even as negatives
+    let moved = 0;
+    for (let i = 0; i < ds.n; i++) if (exclude.has(ds.y[i]) && ds.split[i] !== 2) { ds.split[i] = 2; moved++; }
+    log(`excluded ${[...exclude].join(', ')}: ${moved} training/validation flows left out`);
   }
   const counts = trainCounts(ds);
   let todo: string[];
