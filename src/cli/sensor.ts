@@ -65,8 +65,6 @@ export async function run(argv: string[]): Promise<number> {
       `done: ${s.packets} packets, ${s.bytes} bytes, ${s.records} flow records, ${uncl} unclassified, ` +
         `kernel drops ${s.kernelDrops}, ring drops ${s.ringDrops}`,
     );
-    // Safety net for a daemon: a thread stuck in a blocking read must not keep the process up.
-    setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
     return 0;
   } finally {
     process.off('SIGTERM', onTerm);

@@ -198,7 +198,7 @@ export class Sensor {
       this.producer.then(
         (p) => { for (const e of p.errors) this.log(`capture file: ${e}`); },
         (e: Error) => {
-          this.log(`pcap reader failed: ${e.message}`);
+          if (!this.stopping) this.log(`pcap reader failed: ${e.message}`);
           for (const r of this.rings) r.close();
         },
       );
@@ -293,7 +293,8 @@ export class Sensor {
       Atomics.store(this.control, CTL_STOP, 1);
       if (this.capture) this.captureStats = this.capture.stop();
       // The producer closes the rings when it sees CTL_STOP; close them here too in case it is
-      // blocked reading a FIFO (what it pushes after this is not read).
+      // blocked reading a FIFO or pipe (what it pushes after this is not read). Such a thread
+      // cannot be interrupted: the process exits once the writer closes its end.
       else for (const r of this.rings) r.close();
     }
     return this.done;

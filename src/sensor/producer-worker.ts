@@ -53,7 +53,7 @@ export default function produce(t: ProducerTask): ProducerSummary {
       linkOf.fill(-1);
       try {
         while (reader.next(frame)) {
-          out.frames++;
+          if ((++out.frames & 255) === 0 && Atomics.load(control, CTL_STOP) !== 0) break files;
           const lt = frame.linkType;
           let h: number;
           if (lt === LINKTYPE_ETHERNET) h = shardHash(frame.buf, frame.off, frame.capLen, false);

@@ -17,12 +17,21 @@ export interface Finished {
   stderr: string;
 }
 
+const children = new Set<ChildProcess>();
+
+/** Kills every sensor this process started that is still running (for after() hooks). */
+export function killSensors(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.clear();
+}
+
 /** Spawns the sensor (optionally under a prefix such as `ip netns exec NS`). */
 export function spawnSensor(args: string[], prefix: string[] = []): { child: ChildProcess; exited: Promise<Finished>; stderr: () => string; running: () => boolean } {
   const argv = sensorArgv(args);
   const child = prefix.length
     ? spawn(prefix[0]!, [...prefix.slice(1), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -18,7 +18,7 @@ import { afpacketLoadError } from '../../src/capture/afpacket.js';
 import { extractFlows } from '../../src/flow/extract.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { Rsyslog, rsyslogSkipReason } from '../helpers/rsyslog.js';
-import { readJsonl, sleep, spawnSensor, until } from './helpers.js';
+import { killSensors, readJsonl, sleep, spawnSensor, until } from './helpers.js';
 
 function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -75,6 +75,7 @@ before(async () => {
 });
 
 after(async () => {
+  killSensors();
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await rsyslog?.dispose();
   if (skip) return;

@@ -18,7 +18,7 @@ import { fitNormalizer } from '../../src/model/normalize.js';
 import { saveApp } from '../../src/model/registry.js';
 import { buildModel } from '../../src/model/stnn.js';
 import { ndpiPcapDir } from '../helpers/paths.js';
-import { readJsonl, spawnSensor } from './helpers.js';
+import { killSensors, readJsonl, spawnSensor } from './helpers.js';
 
 const NAMES = ['teams.pcap', 'netflix.pcap', 'tls_verylong_certificate.pcap', 'tls_with_huge_ch.pcapng'];
 const files = NAMES.map((n) => path.join(ndpiPcapDir(), n));
@@ -60,6 +60,7 @@ before(async () => {
 });
 
 after(() => {
+  killSensors();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -19,7 +19,7 @@ import { fitNormalizer, type Normalizer } from '../../src/model/normalize.js';
 import { saveApp } from '../../src/model/registry.js';
 import { buildModel } from '../../src/model/stnn.js';
 import { ndpiPcapDir } from '../helpers/paths.js';
-import { readJsonl, sleep, spawnSensor, until } from './helpers.js';
+import { killSensors, readJsonl, sleep, spawnSensor, until } from './helpers.js';
 
 const file = path.join(ndpiPcapDir(), 'teams.pcap');
 const skip = !existsSync(file) ? `${file} is missing` : spawnSync('sh', ['-c', 'command -v mkfifo']).status !== 0 ? 'mkfifo is not installed' : false;
@@ -61,6 +61,7 @@ before(async () => {
 });
 
 after(() => {
+  killSensors();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -139,4 +140,79 @@ test('an inference backlog past max_backlog sheds flows as unclassified, none lo
   for (const r of shed) assert.deepEqual(r.stnn.verdict, { app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
   assert.ok(shed.length > 0 && shed.length < recs.length, `shed ${shed.length} of ${recs.length}`);
   assert.match(fin.stderr, new RegExp(`114 flow records, ${shed.length} unclassified`));
+});
+
+/** Starts the sensor on a FIFO, writes all of teams.pcap into it, waits until the records stop. */
+async function holdOpen(name: string, extra: string[]) {
+  const fifo = path.join(dir, `${name}.fifo`);
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const out = path.join(dir, `${name}.jsonl`);
+  const cfg = path.join(dir, `${name}.yaml`);
+  writeFileSync(cfg, [
+    'capture: { shards: 2 }',
+    `outputs: [{ type: jsonl, path: ${JSON.stringify(out)} }]`,
+    ...extra,
+    '',
+  ].join('\n'));
+  const sensor = spawnSensor(['--config', cfg, '--pcap', fifo]);
+  await until(() => /replaying 1 capture file/.test(sensor.stderr()) || !sensor.running(), 30_000, 'the sensor to start');
+  assert.ok(sensor.running(), sensor.stderr());
+  const w = createWriteStream(fifo);
+  await new Promise<void>((r) => w.write(readFileSync(file), () => r()));
+  let n = -1;
+  await until(() => {
+    const m = readJsonl(out).length;
+    const stable = m === n && m > 0;
+    n = m;
+    return stable;
+  }, 20_000, 'the closed flows');
+  await sleep(300);
+  return { sensor, out, w, early: readJsonl(out).length };
+}
+
+test('SIGTERM while the input is still open: open flows end as shutdown and are written; metrics meanwhile', { skip, timeout: 60_000 }, async () => {
+  const { sensor, out, w, early } = await holdOpen('term', [
+    `inference: { models: ${JSON.stringify(modelDir)}, batch_size: 4, max_wait_ms: 5 }`,
+    'metrics: { listen: "127.0.0.1:0" }',
+    'shutdown: { flush_flows: true }',
+  ]);
+  const port = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(sensor.stderr())?.[1]);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1]);
+  assert.equal(value(/^stnn_packets_total (\d+)$/m), 1540); // every frame of teams.pcap
+  assert.equal(value(/^stnn_sink_records_total\{sink="jsonl"\} (\d+)$/m), early);
+  const verdicts = [...text.matchAll(/^stnn_verdicts_total\{application="[^"]+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  assert.equal(verdicts, early);
+  assert.equal(value(/^stnn_unclassified_flows_total\{cause="no_model"\} (\d+)$/m), 0);
+  const batches = value(/^stnn_inference_batch_size_count (\d+)$/m);
+  assert.ok(batches >= Math.ceil(early / 4), `batches ${batches}`);
+  assert.equal(value(/^stnn_inference_batch_size_sum (\d+)$/m), early);
+  assert.equal(value(/^stnn_inference_latency_seconds_count (\d+)$/m), batches);
+  assert.ok(value(/^stnn_active_flows (\d+)$/m) >= 38 - early);
+
+  sensor.child.kill('SIGTERM');
+  // The pipeline drains at once; the reader thread, blocked in read(2) on the FIFO, lets the
+  // process exit when the writer closes its end.
+  await until(() => /done: /.test(sensor.stderr()), 20_000, 'the drain');
+  assert.equal(readJsonl(out).length, 38);
+  w.end();
+  const fin = await sensor.exited;
+  assert.equal(fin.code, 0, fin.stderr);
+  const recs = readJsonl(out);
+  assert.equal(recs.length, 38);
+  const late = recs.slice(early);
+  assert.ok(late.some((r) => r.stnn.end_reason === 'shutdown'));
+  for (const r of late) assert.ok(['shutdown', 'fin', 'rst'].includes(r.stnn.end_reason), r.stnn.end_reason);
+  for (const r of recs.slice(0, early)) assert.ok(['fin', 'rst'].includes(r.stnn.end_reason), r.stnn.end_reason);
+});
+
+test('SIGTERM with shutdown.flush_flows false: open flows are dropped, exit 0', { skip, timeout: 60_000 }, async () => {
+  const { sensor, out, w, early } = await holdOpen('noflush', ['metrics: { listen: off }', 'shutdown: { flush_flows: false }']);
+  sensor.child.kill('SIGTERM');
+  await until(() => /done: /.test(sensor.stderr()), 20_000, 'the drain');
+  w.end();
+  const fin = await sensor.exited;
+  assert.equal(fin.code, 0, fin.stderr);
+  assert.equal(readJsonl(out).length, early);
+  assert.match(fin.stderr, new RegExp(`done: 1540 packets, \\d+ bytes, ${early} flow records, ${early} unclassified`));
 });
