@@ -202,8 +202,10 @@ async function main(): Promise<void> {
   const sPackets = metric(text, 'stnn_packets_total');
   const sKernel = metric(text, 'stnn_kernel_drops_total');
   const sRing = metric(text, 'stnn_ring_drops_total');
-  const sUncl = metric(text, 'stnn_unclassified_flows_total');
-  const sRecords = metric(text, 'stnn_verdicts_total');
+  // Flow records and unclassified flows: the final counts (open flows are flushed at stop).
+  const doneLine = /(\d+) flow records, (\d+) unclassified/.exec(sensorErr);
+  const sRecords = doneLine ? Number(doneLine[1]) : metric(text, 'stnn_verdicts_total');
+  const sUncl = doneLine ? Number(doneLine[2]) : metric(text, 'stnn_unclassified_flows_total');
   const tdCaptured = Number(/(\d+) packets? captured/.exec(tcpdumpErr)?.[1] ?? NaN);
   const tdDropped = Number(/(\d+) packets? dropped by kernel/.exec(tcpdumpErr)?.[1] ?? NaN);
   const done = /done: .*/.exec(sensorErr)?.[0] ?? '(no summary)';
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
   console.log(`packets/s (replay)     ${String(Math.round(sPackets / secs)).padEnd(15)} ${Math.round(tdCaptured / secs)}`);
   console.log(`kernel drops           ${String(sKernel).padEnd(15)} ${tdDropped}`);
   console.log(`ring drops             ${String(sRing).padEnd(15)} -`);
-  console.log(`flow records           ${String(sRecords).padEnd(15)} -`);
+  console.log(`flow records (final)   ${String(sRecords).padEnd(15)} -`);
   console.log(`unclassified flows     ${String(sUncl).padEnd(15)} -`);
   console.log(`missing vs sent        ${String(sent - sPackets).padEnd(15)} ${sent - tdCaptured}`);
   console.log(`sensor: ${done}`);

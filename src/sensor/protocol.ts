@@ -27,16 +27,6 @@ export const C_NOT_IP = 6;
 export const C_ENDED = 8;
 export const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'eof', 'evicted', 'shutdown'];
 export const N_COUNTERS = 16;
-/** Dotted names of the slots, for logs (`shard.packets`…). */
-export const COUNTER_NAMES: Record<number, string> = {
-  [C_PACKETS]: 'shard.packets',
-  [C_BYTES]: 'shard.bytes',
-  [C_IP_PACKETS]: 'shard.ip_packets',
-  [C_ACTIVE_FLOWS]: 'flow.active',
-  [C_RECORDS]: 'flow.records',
-  [C_BATCHES]: 'flow.batches',
-  [C_NOT_IP]: 'decode.not_ip',
-};
 
 /** Int32 slots of the control array shared by the main thread and all workers. */
 /** Non-zero: stop now (the producer stops reading; the rings are closed). */
