@@ -82,6 +82,7 @@ export class Sensor {
   // inference batching
   private pending: FlowRecord[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private health: NodeJS.Timeout | null = null;
   private backlog = 0;
   private readonly inflight = new Set<Promise<void>>();
   private records = 0;
@@ -187,6 +188,15 @@ export class Sensor {
     if (live) {
       this.capture!.start();
       this.log(`capturing on ${cc.interface} with ${cc.shards} shard(s)`);
+      // The capture thread keeps running through socket errors (e.g. the link went down): say so.
+      let lastError = '';
+      this.health = setInterval(() => {
+        if (!this.capture || this.captureStats) return;
+        const e = this.capture.stats().lastError;
+        if (e !== lastError) this.log(e ? `capture on ${cc.interface}: ${e}` : `capture on ${cc.interface}: recovered`);
+        lastError = e;
+      }, 2000);
+      this.health.unref();
     } else {
       this.producerPool = new Piscina({ filename: siblingModule(import.meta.url, 'producer-worker'), minThreads: 1, maxThreads: 1 });
       const task: ProducerTask = {
@@ -319,6 +329,7 @@ export class Sensor {
 
   private async teardown(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.health) clearInterval(this.health);
     if (this.capture && !this.captureStats) this.captureStats = this.capture.stop();
     if (this.sinks) {
       await this.sinks.flush().catch((e: Error) => this.log(`sink flush: ${e.message}`));
