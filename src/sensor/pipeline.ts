@@ -20,6 +20,7 @@ import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { N_FEATURES } from '../features/names.js';
 import { InferencePool, siblingModule } from '../inference/pool.js';
 import { createSinks, type MultiSink } from '../sinks/sink.js';
+import { StnnError } from '../util/errors.js';
 import type { SensorConfig } from './config.js';
 import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
 import {
@@ -133,6 +134,16 @@ export class Sensor {
         ...(cc.fanoutGroup !== null ? { fanoutGroup: cc.fanoutGroup } : {}),
       });
     }
+    let metricsLine = '';
+    if (this.cfg.metrics) {
+      this.metrics = new SensorMetrics(() => this.snapshot());
+      try {
+        this.metricsAddress = await this.metrics.listen(this.cfg.metrics.host, this.cfg.metrics.port);
+      } catch (e) {
+        throw e instanceof StnnError ? new StnnError(e.code, `${this.cfg.file}: ${e.message}`) : e;
+      }
+      metricsLine = `metrics on http://${this.metricsAddress.host}:${this.metricsAddress.port}/metrics`;
+    }
     this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${o.name ?? o.type}: ${m}`) })));
     if (ic.models) {
       this.pool = await InferencePool.open({ dir: ic.models, backend: ic.backend, threads: ic.threads, log: this.log });
@@ -140,11 +151,7 @@ export class Sensor {
     } else {
       this.log("no inference.models configured: features-only sensor, every verdict is 'unclassified'");
     }
-    if (this.cfg.metrics) {
-      this.metrics = new SensorMetrics(() => this.snapshot());
-      this.metricsAddress = await this.metrics.listen(this.cfg.metrics.host, this.cfg.metrics.port);
-      this.log(`metrics on http://${this.metricsAddress.host}:${this.metricsAddress.port}/metrics`);
-    }
+    if (metricsLine) this.log(metricsLine);
     Atomics.store(this.control, CTL_FLUSH, this.cfg.shutdown.flushFlows ? 1 : 0);
 
     this.shardPool = new Piscina({

@@ -3,7 +3,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,4 +62,35 @@ test('without CAP_NET_RAW: one line naming the capability, exit 2', { skip: setp
   // An unprivileged user (nobody), and root with CAP_NET_RAW removed from its bounding set.
   expectOneLine(runSensor(['--config', f], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']), line);
   expectOneLine(runSensor(['--config', f], ['setpriv', '--inh-caps=-net_raw', '--bounding-set=-net_raw']), line);
+});
+
+test('a metrics address in use is one line naming the key, exit 2', async () => {
+  const net = await import('node:net');
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as import('node:net').AddressInfo).port;
+  try {
+    // An empty but valid pcap (global header only), so no capture is needed.
+    const pcap = path.join(dir, 'empty.pcap');
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt32LE(0xa1b2c3d4, 0);
+    hdr.writeUInt16LE(2, 4);
+    hdr.writeUInt16LE(4, 6);
+    hdr.writeUInt32LE(65535, 16);
+    hdr.writeUInt32LE(1, 20);
+    writeFileSync(pcap, hdr);
+    const f = conf('port.yaml', `metrics: { listen: "127.0.0.1:${port}" }\noutputs: [{ type: "null" }]\n`);
+    const r = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+      const argv = sensorArgv(['--config', f, '--pcap', pcap]);
+      const c = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d));
+      c.stderr.on('data', (d: Buffer) => (stderr += d));
+      c.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expectOneLine(r, `stnn: ${f}: metrics.listen: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+  } finally {
+    srv.close();
+  }
 });
