@@ -65,7 +65,8 @@ export async function run(argv: string[]): Promise<number> {
       `done: ${s.packets} packets, ${s.bytes} bytes, ${s.records} flow records, ${uncl} unclassified, ` +
         `kernel drops ${s.kernelDrops}, ring drops ${s.ringDrops}`,
     );
-    return 0;
+    // like `stnn features`: flows read before a damaged file's error are written, the run reports it
+    return sensor.inputErrors > 0 ? 1 : 0;
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);

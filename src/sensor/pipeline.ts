@@ -60,6 +60,9 @@ function isFifo(path: string): boolean {
 export const UNCLASSIFIED: Readonly<Verdict> = Object.freeze({ app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
 
 export class Sensor {
+  /** Capture files that ended in an error (truncated, corrupt): the run then exits 1. */
+  inputErrors = 0;
+
   readonly done: Promise<SensorSummary>;
   metricsAddress: { host: string; port: number } | null = null;
   private readonly cfg: SensorConfig;
@@ -213,8 +216,12 @@ export class Sensor {
       };
       this.producer = this.producerPool.run(task) as Promise<ProducerSummary>;
       this.producer.then(
-        (p) => { for (const e of p.errors) this.log(`capture file: ${e}`); },
+        (p) => {
+          this.inputErrors += p.errors.length;
+          for (const e of p.errors) this.log(`capture file: ${e}`);
+        },
         (e: Error) => {
+          this.inputErrors++;
           if (!this.stopping) this.log(`pcap reader failed: ${e.message}`);
           for (const r of this.rings) r.close();
         },
