@@ -2,6 +2,7 @@
  * stnn models list --models DIR
  * stnn models remove --models DIR NAME…
  */
+import { quantizeModelDir } from '../model/quantize.js';
 import { listApps, removeApp } from '../model/registry.js';
 import { usageError } from '../util/errors.js';
 import { parseCommand, type CommandSpec } from './args.js';
@@ -9,18 +10,21 @@ import { parseCommand, type CommandSpec } from './args.js';
 const options = {
   models: { type: 'string', short: 'm' },
   json: { type: 'boolean', default: false },
+  dtype: { type: 'string', default: 'uint8' },
 } as const;
 
 const spec: CommandSpec<typeof options> = {
-  usage: 'stnn models list|remove --models DIR [NAME…]',
+  usage: 'stnn models list|remove|quantize --models DIR [NAME…]',
   summary:
     "'list' prints the model directory's architecture, feature set and applications with their " +
-    "validation metrics and voting lists; 'remove NAME…' deletes those applications' models.",
+    "validation metrics and voting lists; 'remove NAME…' deletes those applications' models; " +
+    "'quantize' stores every application's weights as 8-bit integers (4× smaller files, loaded as usual).",
   minPositionals: 1,
   options,
   help: {
     models: 'model directory (required)',
     json: 'list: print the manifest as JSON',
+    dtype: 'quantize: uint8 (4× smaller) or uint16 (2×)',
   },
 };
 
@@ -66,5 +70,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  throw usageError(`models: expected 'list' or 'remove', got '${String(sub)}'`);
+  if (sub === 'quantize') {
+    if (names.length) throw usageError(`models quantize: unexpected argument '${names[0]}'`);
+    const dtype = v.dtype as string;
+    if (dtype !== 'uint8' && dtype !== 'uint16') throw usageError(`--dtype: expected uint8 or uint16, got '${dtype}'`);
+    for (const r of quantizeModelDir(v.models, dtype)) {
+      process.stderr.write(`stnn: ${r.app}: ${r.before} → ${r.after} bytes of weights\n`);
+    }
+    return 0;
+  }
+  throw usageError(`models: expected 'list', 'remove' or 'quantize', got '${String(sub)}'`);
 }
