@@ -107,16 +107,17 @@ export function toEcs(f: FlowRecord, verdict?: Verdict, opts: EcsOptions = {}): 
   if (f.isTls && f.tls) {
     const t = f.tls;
     const tls: Record<string, unknown> = {};
+    // ECS writes versions as '1.2' with version_protocol 'tls' (SSLv3 → '3.0', 'ssl')
+    const ecsVersion = (v: string) => /^TLSv(\d\.\d)$/.exec(v)?.[1] ?? (v === 'SSLv3' ? '3.0' : v);
     if (t.versionNegotiated) {
-      const m = /^TLSv(\d\.\d)$/.exec(t.versionNegotiated);
-      tls.version = m ? m[1] : t.versionNegotiated;
-      tls.version_protocol = 'tls';
+      tls.version = ecsVersion(t.versionNegotiated);
+      tls.version_protocol = t.versionNegotiated === 'SSLv3' ? 'ssl' : 'tls';
     }
     if (t.alpnNegotiated) tls.next_protocol = t.alpnNegotiated;
     const client: Record<string, unknown> = {};
     if (t.sni) client.server_name = t.sni;
     if (t.alpnOffered.length) client.supported_alpn = t.alpnOffered;
-    if (t.versionOffered) client.offered_version = t.versionOffered;
+    if (t.versionOffered) client.offered_version = ecsVersion(t.versionOffered);
     if (Object.keys(client).length) tls.client = client;
     rec.tls = tls;
   }

@@ -18,7 +18,7 @@ const EXPECTED_JSON =
   String.raw`"source":{"ip":"192.0.2.10","port":51514,"packets":12,"bytes":1840},` +
   String.raw`"destination":{"ip":"198.51.100.7","port":443,"packets":10,"bytes":9050},` +
   String.raw`"network":{"transport":"tcp","type":"ipv4","protocol":"tls","community_id":"1:LQU9qZlK+B5F3KDmev6m5PMibrg=","application":"youtube"},` +
-  String.raw`"tls":{"version":"1.3","version_protocol":"tls","next_protocol":"h2","client":{"server_name":"a\"b\\c]d.example","supported_alpn":["h2"],"offered_version":"TLSv1.3"}},` +
+  String.raw`"tls":{"version":"1.3","version_protocol":"tls","next_protocol":"h2","client":{"server_name":"a\"b\\c]d.example","supported_alpn":["h2"],"offered_version":"1.3"}},` +
   String.raw`"stnn":{"end_reason":"fin","handshake_packets":6,"data_packets":16,` +
   String.raw`"verdict":{"app":"youtube","confidence":0.875,"candidates":[{"app":"youtube","p":0.9,"q":9,"vote":0.875}],"decided_by":"single"}}}`;
 
