@@ -221,8 +221,10 @@ export class Sensor {
           for (const e of p.errors) this.log(`capture file: ${e}`);
         },
         (e: Error) => {
-          this.inputErrors++;
-          if (!this.stopping) this.log(`pcap reader failed: ${e.message}`);
+          if (!this.stopping) {
+            this.inputErrors++; // a reader cut short by a stop is not an input error
+            this.log(`pcap reader failed: ${e.message}`);
+          }
           for (const r of this.rings) r.close();
         },
       );
