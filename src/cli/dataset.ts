@@ -157,7 +157,10 @@ export function splitWarnings(ds: Dataset): string[] {
   const out: string[] = [];
   const noVal = apps.filter((c) => c.validation === 0).map((c) => c.cls);
   const noTest = apps.filter((c) => c.test === 0).map((c) => c.cls);
-  if (noVal.length) out.push(`no validation flows for ${noVal.join(', ')}: training needs them (early stopping, voting list); use --split-by flow or more captures`);
+  if (noVal.length) {
+    const advice = ds.meta?.splitBy === 'file' ? 'use --split-by flow or more captures' : 'label more flows of it or give validation a larger share (--fractions)';
+    out.push(`no validation flows for ${noVal.join(', ')}: training needs them (early stopping, voting list); ${advice}`);
+  }
   if (noTest.length) out.push(`no test flows for ${noTest.join(', ')}: 'stnn eval' cannot measure them`);
   return out;
 }

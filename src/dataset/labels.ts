@@ -13,9 +13,9 @@
  * sni_suffix: a name or list of names. 'example.com' matches example.com and any subdomain
  * (www.example.com), never notexample.com; '*.example.com' or '.example.com' matches subdomains
  * only. Comparison ignores case and a trailing dot of the SNI.
- * sni_regex: a JavaScript regular expression, case-insensitive, tested against the lower-cased
- * SNI, not anchored unless written with ^/$.
- * app: letters, digits, '_', '-', '.', starting with a letter or digit, at most 64 characters
+ * sni_regex: a JavaScript regular expression or a list of them, case-insensitive, tested against
+ * the lower-cased SNI, not anchored unless written with ^/$.
+ * app: letters, digits, '.', '_', '+', '-', starting with a letter or digit, at most 64 characters
  * (it names a model file); 'background', 'unknown' and 'unclassified' are reserved.
  *
  * Errors name the file, the line, the rule (1-based position in the list) and the key.
@@ -23,10 +23,10 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import { StnnError } from '../util/errors.js';
+import { appNameProblem } from '../util/app-name.js';
 import { BACKGROUND } from '../eval/metrics.js';
 
-export const RESERVED_LABELS: readonly string[] = ['background', 'unknown', 'unclassified'];
-const APP_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export { RESERVED_LABELS } from '../util/app-name.js';
 const NAME_RE = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const RULE_KEYS = ['app', 'sni_suffix', 'sni_regex'];
 
@@ -34,7 +34,7 @@ export interface LabelRule {
   app: string;
   /** Normalised suffixes; a leading '.' means "subdomains only". */
   sniSuffix?: string[];
-  sniRegex?: RegExp;
+  sniRegex?: RegExp[];
   /** 1-based position in the file's list, and the line it starts on. */
   index: number;
   line: number;
@@ -65,7 +65,7 @@ export function labelFor(rules: LabelRules, sni: string | undefined | null): str
   for (const r of rules.rules) {
     if (r.sniSuffix) {
       for (const suf of r.sniSuffix) if (suffixMatches(s, suf)) return r.app;
-    } else if (r.sniRegex && r.sniRegex.test(s)) {
+    } else if (r.sniRegex && r.sniRegex.some((re) => re.test(s))) {
       return r.app;
     }
   }
@@ -113,11 +113,9 @@ export function parseLabelRules(text: string, file: string): LabelRules {
     const raw = map.toJS(doc) as Record<string, unknown>;
     const app = raw.app;
     if (app === undefined) fail(line, `rule ${index}: app: missing`);
-    if (typeof app !== 'string' || !APP_RE.test(app)) {
-      fail(at('app'), `rule ${index}: app: '${String(app)}' is not a valid name (letters, digits, '_', '-', '.', at most 64)`);
-    }
+    const problem = appNameProblem(app);
+    if (problem) fail(at('app'), `rule ${index}: app: ${problem}`);
     const appName = app as string;
-    if (RESERVED_LABELS.includes(appName.toLowerCase())) fail(at('app'), `rule ${index}: app: '${appName}' is reserved`);
     const hasSuffix = raw.sni_suffix !== undefined;
     const hasRegex = raw.sni_regex !== undefined;
     if (hasSuffix === hasRegex) {
@@ -140,12 +138,18 @@ export function parseLabelRules(text: string, file: string): LabelRules {
       });
     } else {
       const v = raw.sni_regex;
-      if (typeof v !== 'string' || v === '') fail(at('sni_regex'), `rule ${index} (app '${appName}'): sni_regex: expected a non-empty string`);
-      try {
-        rule.sniRegex = new RegExp(v as string, 'i');
-      } catch (err) {
-        fail(at('sni_regex'), `rule ${index} (app '${appName}'): sni_regex: ${(err as Error).message}`);
-      }
+      const arr = Array.isArray(v) ? v : [v];
+      if (arr.length === 0) fail(at('sni_regex'), `rule ${index} (app '${appName}'): sni_regex: empty list`);
+      rule.sniRegex = arr.map((x) => {
+        if (typeof x !== 'string' || x === '') {
+          return fail(at('sni_regex'), `rule ${index} (app '${appName}'): sni_regex: expected a regular expression or a list of them, got '${String(x)}'`);
+        }
+        try {
+          return new RegExp(x, 'i');
+        } catch (err) {
+          return fail(at('sni_regex'), `rule ${index} (app '${appName}'): sni_regex: ${(err as Error).message}`);
+        }
+      });
     }
     rules.push(rule);
     if (!apps.includes(appName)) apps.push(appName);

@@ -16,6 +16,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { StnnError } from '../util/errors.js';
+import { appNameProblem } from '../util/app-name.js';
 import { checkNormalizer, type Normalizer } from './normalize.js';
 import { ARCH_KINDS, ARCH_SIZES, N_FEATURES, type ArchKind, type ArchSize } from './stnn.js';
 export { scoreBatch, scoreBatchDetailed, type Scores } from './score.js';
@@ -59,14 +60,11 @@ export interface Expectation {
   arch?: Arch;
 }
 
-const APP_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/;
-const RESERVED = new Set(['background', 'unknown']);
 
 /** Checks an application name (it becomes a directory name). */
 export function checkAppName(app: string): string {
-  if (!APP_RE.test(app) || RESERVED.has(app)) {
-    throw new StnnError('STNN_USAGE', `application name '${app}': use letters, digits, '.', '_', '+', '-' (not starting with a symbol, at most 100), and not 'background' or 'unknown'`);
-  }
+  const problem = appNameProblem(app);
+  if (problem) throw new StnnError('STNN_USAGE', `application name ${problem}`);
   return app;
 }
 
@@ -124,7 +122,7 @@ export function readManifest(dir: string, expect: Expectation = {}): Manifest | 
   const normalizer = checkNormalizer(m!.normalizer, N_FEATURES, file);
   if (!m!.apps || typeof m!.apps !== 'object' || Array.isArray(m!.apps)) bad('apps', 'expected an object');
   for (const [app, e] of Object.entries(m!.apps!)) {
-    if (!APP_RE.test(app)) bad(`apps.${app}`, 'not a valid application name');
+    if (appNameProblem(app)) bad(`apps.${app}`, 'not a valid application name');
     if (!e || typeof e.dir !== 'string' || e.dir !== app) bad(`apps.${app}.dir`, `expected '${app}'`);
     if (!Array.isArray(e.votingList) || !e.votingList.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) {
       bad(`apps.${app}.votingList`, 'expected numbers in [0, 1]');

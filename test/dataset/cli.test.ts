@@ -71,9 +71,14 @@ test('splitWarnings: applications missing from validation or test', () => {
     y: ['a', 'a', 'b', 'b', 'background'],
     split: new Uint8Array([0, 1, 0, 2, 0]),
   } as unknown as Dataset;
-  const full = { ...ds, names: ['f'], n: 5, file: ['x', 'x', 'x', 'x', 'x'], sni: ['', '', '', '', ''], meta: {} } as unknown as Dataset;
+  const full = { ...ds, names: ['f'], n: 5, file: ['x', 'x', 'x', 'x', 'x'], sni: ['', '', '', '', ''], meta: { splitBy: 'file' } } as unknown as Dataset;
   assert.deepEqual(splitWarnings(full), [
     'no validation flows for b: training needs them (early stopping, voting list); use --split-by flow or more captures',
     "no test flows for a: 'stnn eval' cannot measure them",
   ]);
+  const byFlow = { ...full, meta: { splitBy: 'flow' } } as unknown as Dataset;
+  assert.equal(
+    splitWarnings(byFlow)[0],
+    'no validation flows for b: training needs them (early stopping, voting list); label more flows of it or give validation a larger share (--fractions)',
+  );
 });

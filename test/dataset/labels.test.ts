@@ -37,6 +37,14 @@ test('labels: suffix on label boundaries, wildcard = subdomains only, regex, fir
   for (const [sni, app] of cases) assert.equal(labelFor(r, sni), app, String(sni));
 });
 
+test('labels: sni_regex takes a list like sni_suffix; app names follow the model directory rule', () => {
+  const r = parseLabelRules("- app: c++tube\n  sni_regex: ['^video\\.', 'vod\\.example\\.net$']\n", 'x.yaml');
+  assert.equal(labelFor(r, 'video.example.org'), 'c++tube');
+  assert.equal(labelFor(r, 'eu.vod.example.net'), 'c++tube');
+  assert.equal(labelFor(r, 'www.example.net'), 'background');
+  assert.deepEqual(r.apps, ['c++tube']);
+});
+
 test('labels: a mapping with rules: is accepted, rule fields are kept', () => {
   const r = parseLabelRules('rules:\n  - app: a\n    sni_suffix: a.com\n', 'x.yaml');
   assert.equal(r.rules.length, 1);
@@ -76,7 +84,9 @@ test('labels: bad files give one-line errors naming file, line, rule and key', (
   configError('- app: a\n  sni_suffix: [a.com, "a b.com"]\n', /:2: rule 1 \(app 'a'\): sni_suffix: 'a b\.com' is not a host name suffix/);
   configError('- app: a\n  sni_suffix: [a.com, 3]\n', /:2: rule 1 \(app 'a'\): sni_suffix: expected names, got '3'$/);
   configError('- app: a\n  sni_suffix: a.com\n- app: b\n\n  sni_regex: "(unclosed"\n', /^conf\/labels\.yaml:5: rule 2 \(app 'b'\): sni_regex: Invalid regular expression/);
-  configError('- app: a\n  sni_regex: 12\n', /sni_regex: expected a non-empty string/);
+  configError('- app: a\n  sni_regex: 12\n', /sni_regex: expected a regular expression or a list of them, got '12'/);
+  configError('- app: a\n  sni_regex: []\n', /sni_regex: empty list/);
+  configError('- app: a\n  sni_regex: [ok, "(bad"]\n', /sni_regex: Invalid regular expression/);
   configError('- just-a-string\n', /rule 1: expected a mapping/);
   configError('- app: a\n  app: b\n  sni_suffix: a.com\n', /invalid YAML: Map keys must be unique/);
 });
