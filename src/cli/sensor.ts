@@ -38,11 +38,11 @@ export async function run(argv: string[]): Promise<number> {
   const defaults: string[] = [];
   const config = loadConfig(configFile, {
     pcap: pcap.length > 0,
-    onDefault: (key, value) => defaults.push(`${key} not set, using ${typeof value === 'string' ? value || "''" : JSON.stringify(value)}`),
+    onDefault: (key, value) => defaults.push(`${key}=${typeof value === 'string' ? value || "''" : JSON.stringify(value)}`),
   });
-  // Logged with the first start-up line, so that a start-up error stays a single line.
+  // One line, logged with the first start-up line, so that a start-up error stays a single line.
   const flushDefaults = () => {
-    for (const d of defaults.splice(0)) log(d);
+    if (defaults.length) log(`defaults for the keys not set: ${defaults.splice(0).join(' ')}`);
   };
   const sensor = await Sensor.start({ config, pcap, log: (m) => { flushDefaults(); log(m); } });
   flushDefaults();

@@ -1,6 +1,10 @@
 /**
  * Checks a sink section read from YAML (unknown shape) and returns a typed SinkConfig. Every
- * error is an STNN_CONFIG naming the key (e.g. `sinks[1].port`) and the reason.
+ * error is an STNN_CONFIG naming the key (e.g. `outputs[1].port`) and the reason.
+ *
+ * The YAML keys are snake_case like the rest of the configuration (`app_name`, `max_bytes`);
+ * the typed config is camelCase. The readers below take the camelCase field name and read
+ * (and name in errors) its snake_case key.
  */
 import { StnnError } from '../util/errors.js';
 import type { SinkConfig } from './sink.js';
@@ -16,32 +20,44 @@ function isObj(v: unknown): v is Raw {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function allowOnly(o: Raw, key: string, names: readonly string[]) {
-  for (const k of Object.keys(o)) if (!names.includes(k)) fail(`${key}.${k}`, `unknown key (allowed: ${names.join(', ')})`);
+/** The YAML key of a camelCase field: maxMessageBytes → max_message_bytes. */
+export const yamlKey = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+function allowOnly(o: Raw, key: string, fields: readonly string[]) {
+  const names = fields.map(yamlKey);
+  for (const k of Object.keys(o)) {
+    if (names.includes(k)) continue;
+    const hint = names.includes(yamlKey(k)) ? `write it ${yamlKey(k)}` : `allowed: ${names.join(', ')}`;
+    fail(`${key}.${k}`, `unknown key (${hint})`);
+  }
 }
 
-function str(o: Raw, key: string, name: string, required = false): string | undefined {
+function str(o: Raw, key: string, field: string, required = false): string | undefined {
+  const name = yamlKey(field);
   const v = o[name];
   if (v === undefined || v === null) return required ? fail(`${key}.${name}`, 'missing') : undefined;
   if (typeof v !== 'string' || v === '') fail(`${key}.${name}`, `must be a non-empty string, got ${JSON.stringify(v)}`);
   return v as string;
 }
 
-function int(o: Raw, key: string, name: string, min: number, max: number): number | undefined {
+function int(o: Raw, key: string, field: string, min: number, max: number): number | undefined {
+  const name = yamlKey(field);
   const v = o[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${key}.${name}`, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return v as number;
 }
 
-function bool(o: Raw, key: string, name: string): boolean | undefined {
+function bool(o: Raw, key: string, field: string): boolean | undefined {
+  const name = yamlKey(field);
   const v = o[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') fail(`${key}.${name}`, `must be true or false, got ${JSON.stringify(v)}`);
   return v as boolean;
 }
 
-function oneOf<T extends string>(o: Raw, key: string, name: string, values: readonly T[], required = false): T | undefined {
+function oneOf<T extends string>(o: Raw, key: string, field: string, values: readonly T[], required = false): T | undefined {
+  const name = yamlKey(field);
   const v = o[name];
   if (v === undefined || v === null) return required ? fail(`${key}.${name}`, `missing (one of ${values.join(', ')})`) : undefined;
   if (!values.includes(v as T)) fail(`${key}.${name}`, `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
@@ -52,7 +68,7 @@ function spool(o: Raw, key: string): SpoolOptions | undefined {
   const v = o.spool;
   if (v === undefined || v === null) return undefined;
   const k = `${key}.spool`;
-  if (!isObj(v)) return fail(k, 'must be a mapping with dir (and maxBytes, segmentBytes)');
+  if (!isObj(v)) return fail(k, 'must be a mapping with dir (and max_bytes, segment_bytes)');
   allowOnly(v, k, ['dir', 'maxBytes', 'segmentBytes']);
   return drop({
     dir: str(v, k, 'dir', true)!,

@@ -3,6 +3,7 @@
  * loop turn or every 64 KiB, fsync'd on flush) or to stdout ('-').
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { StnnError } from '../util/errors.js';
 import type { SinkStats } from './delivery.js';
 import type { JsonlConfig, Sink } from './sink.js';
@@ -33,6 +34,8 @@ export class JsonlSink implements Sink {
     } else {
       if (typeof cfg.path !== 'string' || cfg.path === '') throw new StnnError('STNN_CONFIG', `sink ${this.name}: path must be a file path or '-'`);
       try {
+        // Its directory is made as `mkdir -p` would (a first run by hand has no /var/log/stnn).
+        fs.mkdirSync(path.dirname(cfg.path), { recursive: true });
         this.fd = fs.openSync(cfg.path, 'a');
       } catch (e) {
         throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${(e as Error).message}`);

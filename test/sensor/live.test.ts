@@ -109,7 +109,7 @@ test('live capture on a veth: verdicts with SNI, packet counts and community ids
     'flow: { closed_timeout: 1 }',
     'outputs:',
     `  - { type: jsonl, path: ${JSON.stringify(out)} }`,
-    `  - { type: syslog, transport: unix, socketType: stream, path: ${JSON.stringify(rsyslog!.streamPath)}, appName: stnn }`,
+    `  - { type: syslog, transport: unix, socket_type: stream, path: ${JSON.stringify(rsyslog!.streamPath)}, app_name: stnn }`,
     'metrics: { listen: "127.0.0.1:9464" }',
     'shutdown: { flush_flows: true }',
     '',

@@ -13,12 +13,12 @@ sinks:
     transport: tcp
     host: 10.0.0.5
     port: 6514
-    maxMessageBytes: 4096
-    spool: { dir: /var/lib/stnn/spool/syslog, maxBytes: 1048576 }
+    max_message_bytes: 4096
+    spool: { dir: /var/lib/stnn/spool/syslog, max_bytes: 1048576 }
   - type: kafka
     brokers: [k1:9092, k2:9092]
     topic: stnn.verdicts
-    lingerMs: 20
+    linger_ms: 20
   - type: "null"
 `) as { sinks: unknown[] };
   const cfgs = doc.sinks.map((s, i) => sinkConfigFrom(s, `sinks[${i}]`));
@@ -41,8 +41,10 @@ test('errors name the key and the reason', () => {
   bad({ type: 'jsonl' }, 'sinks[2].path: missing');
   bad({ type: 'jsonl', path: 'a', colour: 1 }, 'sinks[2].colour: unknown key (allowed: type, name, path)');
   bad({ type: 'syslog', transport: 'tcp', port: '514' }, 'sinks[2].port: must be an integer from 1 to 65535, got "514"');
-  bad({ type: 'syslog', transport: 'udp', maxMessageBytes: 70000 }, 'sinks[2].maxMessageBytes: must be an integer from 480 to 65507, got 70000');
-  bad({ type: 'syslog', transport: 'tcp', spool: { maxBytes: 5000 } }, 'sinks[2].spool.dir: missing');
+  bad({ type: 'syslog', transport: 'udp', max_message_bytes: 70000 }, 'sinks[2].max_message_bytes: must be an integer from 480 to 65507, got 70000');
+  bad({ type: 'syslog', transport: 'tcp', spool: { max_bytes: 5000 } }, 'sinks[2].spool.dir: missing');
+  bad({ type: 'syslog', transport: 'tcp', appName: 'x' }, 'sinks[2].appName: unknown key (write it app_name)');
+  bad({ type: 'kafka', brokers: ['k1:9092'], topic: 't', spool: { dir: 'd', maxBytes: 1 } }, 'sinks[2].spool.maxBytes: unknown key (write it max_bytes)');
   bad({ type: 'syslog', transport: 'tcp', features: 'yes' }, 'sinks[2].features: must be true or false, got "yes"');
   bad({ type: 'kafka', brokers: ['k1:9092', 'k2'], topic: 't' }, 'sinks[2].brokers[1]: must be host:port, got "k2"');
   bad({ type: 'kafka', brokers: ['k1:9092'], topic: 't', compression: 'zstd' }, 'sinks[2].compression: must be one of gzip, none, got "zstd"');
