@@ -15,7 +15,10 @@ import { labelFor, type LabelRules } from './labels.js';
 import { DEFAULT_FRACTIONS, splitDataset, type SplitBy } from './split.js';
 
 export interface BuildOptions {
-  rules: LabelRules;
+  /** SNI rules that label the flows (required unless `labelOf` is given). */
+  rules?: LabelRules;
+  /** Labels a flow another way (e.g. from nDPI's results, dataset/ndpi.ts); asked for kept rows only. */
+  labelOf?: (f: FlowRecord) => string;
   splitBy: SplitBy;
   seed: number;
   fractions?: readonly [number, number, number];
@@ -49,6 +52,7 @@ export class DatasetBuilder {
   private readonly sni: string[] = [];
 
   constructor(private readonly opts: BuildOptions) {
+    if (!opts.rules && !opts.labelOf) throw new StnnError('STNN_USAGE', 'dataset build: no labelling (rules or labelOf)');
     this.d = (opts.names ?? FEATURE_NAMES).length;
     this.X = new Float32Array(this.d * 1024);
   }
@@ -79,7 +83,7 @@ export class DatasetBuilder {
     }
     const sni = f.tls?.sni ?? '';
     if (!sni) this.counts.noSni++;
-    this.y.push(labelFor(this.opts.rules, sni));
+    this.y.push(this.opts.labelOf ? this.opts.labelOf(f) : labelFor(this.opts.rules!, sni));
     this.file.push(f.file ?? '');
     this.sni.push(sni);
     this.counts.kept++;
@@ -105,8 +109,7 @@ export class DatasetBuilder {
       file: this.file.slice(),
       sni: this.sni.slice(),
       meta: {
-        labels: this.opts.rules.file,
-        labelRules: this.opts.rules.rules.length,
+        ...(this.opts.rules ? { labels: this.opts.rules.file, labelRules: this.opts.rules.rules.length } : {}),
         splitBy: this.opts.splitBy,
         seed: this.opts.seed,
         fractions: [...fractions],

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { extractFlows } from '../../src/flow/extract.js';
 import type { FlowRecord } from '../../src/flow/record.js';
-import { parseNdpiResult, type NdpiFlow } from './ndpi-result.js';
+import { parseNdpiResult, tupleKey, type NdpiFlow } from '../../src/dataset/ndpi.js';
 import { ndpiPcapDir, ndpiResultDir } from './paths.js';
 
 export interface Comparison {
@@ -19,20 +19,12 @@ export interface Comparison {
   weSayTls: boolean;
 }
 
-/** Canonical text of an address: nDPI prints IPv6 with '::' for a single zero group. */
-function canon(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip;
-  }
-}
-
-const key = (a: string, ap: number, b: string, bp: number) => `${canon(a)}|${ap}|${canon(b)}|${bp}`;
+const key = tupleKey;
 
 export async function compareFile(pcap: string, resultFile: string): Promise<Comparison[]> {
-  const ndpi = parseNdpiResult(resultFile).filter((f) => f.transport === 'tcp' && f.tlsByDpi);
+  // Bidirectional ('<->') lines without a VLAN field only: the flows this comparison was measured on
+  // (docs/ndpi-agreement.md) when the parser read no other lines.
+  const ndpi = parseNdpiResult(resultFile).filter((f) => f.transport === 'tcp' && f.tlsByDpi && f.bidirectional && f.vlan === undefined);
   if (ndpi.length === 0) return [];
   const byTuple = new Map<string, FlowRecord[]>();
   try {
