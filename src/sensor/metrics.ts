@@ -15,6 +15,10 @@ export interface MetricsSnapshot {
   ringDrops: number;
   activeFlows: number;
   ended: Record<string, number>;
+  /** DecodeCounters' fields summed over the shards: link layers, protocols, fragments, skips. */
+  decode: Record<string, number>;
+  /** Times a shard waited for the main thread to take its batches. */
+  shardStalls: number;
   verdicts: Record<string, number>;
   /** Flows emitted unclassified, by why: backlog (inference behind), no_model, error. */
   unclassified: Record<string, number>;
@@ -53,6 +57,10 @@ export class SensorMetrics {
     counter('stnn_flows_ended_total', 'Flows ended, by reason', ['reason'], (c, s) => {
       for (const reason of END_REASONS) c.inc({ reason }, s.ended[reason] ?? 0);
     });
+    counter('stnn_decode_total', 'Decoder counts by kind: link layers and protocols seen, fragments, frames skipped and why', ['kind'], (c, s) => {
+      for (const [kind, n] of Object.entries(s.decode)) c.inc({ kind }, n);
+    });
+    counter('stnn_shard_stalls_total', 'Times a shard waited because the main thread was behind taking its flow batches', [], (c, s) => c.inc(s.shardStalls));
     counter('stnn_verdicts_total', 'Verdict records emitted, by application', ['application'], (c, s) => {
       for (const [application, n] of Object.entries(s.verdicts)) c.inc({ application }, n);
     });

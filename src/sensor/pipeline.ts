@@ -24,7 +24,7 @@ import { StnnError } from '../util/errors.js';
 import type { SensorConfig } from './config.js';
 import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
 import {
-  C_ACTIVE_FLOWS, C_BYTES, C_ENDED, C_PACKETS, CTL_FLUSH, CTL_STOP, END_REASONS, N_CONTROL, N_COUNTERS,
+  C_ACTIVE_FLOWS, C_BYTES, C_ENDED, C_PACKETS, C_STALLS, CTL_FLUSH, CTL_INFLIGHT, CTL_STOP, controlSlots, DECODE_COUNTERS, END_REASONS, N_COUNTERS,
   type ProducerSummary, type ProducerTask, type ShardMessage, type ShardTask,
 } from './protocol.js';
 import { batchPackr } from './shard-worker.js';
@@ -69,7 +69,8 @@ export class Sensor {
   private readonly log: (msg: string) => void;
   private readonly rings: SpscRing[] = [];
   private readonly counters: Float64Array[] = [];
-  private readonly control = new Int32Array(new SharedArrayBuffer(N_CONTROL * 4));
+  private readonly decode: Float64Array[] = [];
+  private readonly control: Int32Array;
   private capture: AfPacketCapture | null = null;
   private captureStats: AfPacketStats | null = null;
   private sinks: MultiSink | null = null;
@@ -96,6 +97,7 @@ export class Sensor {
   private constructor(opts: SensorOptions) {
     this.cfg = opts.config;
     this.log = opts.log;
+    this.control = new Int32Array(new SharedArrayBuffer(controlSlots(this.cfg.capture.shards) * 4));
     const shardsDone = new Promise<void>((r) => (this.shardsDone = r));
     this.done = shardsDone.then(() => this.finish());
   }
@@ -124,6 +126,7 @@ export class Sensor {
     for (let k = 0; k < cc.shards; k++) {
       this.rings.push(new SpscRing(createRingBuffer(cc.ringBytes)));
       this.counters.push(new Float64Array(new SharedArrayBuffer(N_COUNTERS * 8)));
+      this.decode.push(new Float64Array(new SharedArrayBuffer(DECODE_COUNTERS.length * 8)));
     }
     if (live) {
       this.capture = AfPacketCapture.open({
@@ -172,6 +175,7 @@ export class Sensor {
         shard: k,
         ringSab: this.rings[k]!.sab,
         countersSab: this.counters[k]!.buffer as SharedArrayBuffer,
+        decodeSab: this.decode[k]!.buffer as SharedArrayBuffer,
         controlSab: this.control.buffer as SharedArrayBuffer,
         port: ch.port2,
         linkType: this.capture ? this.capture.linkType : 1,
@@ -243,6 +247,9 @@ export class Sensor {
   private onShardMessage(m: ShardMessage): void {
     if (m.type === 'batch') {
       const recs = batchPackr.unpack(new Uint8Array(m.buf)) as FlowRecord[];
+      // Taken: the shard may post another (see MAX_INFLIGHT_BATCHES).
+      Atomics.sub(this.control, CTL_INFLIGHT + m.shard, 1);
+      Atomics.notify(this.control, CTL_INFLIGHT + m.shard);
       for (const r of recs) this.accept(r);
     } else if (m.type === 'done') {
       this.shardFinished(m.shard);
@@ -375,20 +382,23 @@ export class Sensor {
 
   /** Every counter summed over the shards, now. */
   snapshot(): MetricsSnapshot {
-    let packets = 0, bytes = 0, active = 0;
+    let packets = 0, bytes = 0, active = 0, stalls = 0;
     const ended: Record<string, number> = {};
     for (const r of END_REASONS) ended[r] = 0;
     for (const c of this.counters) {
       packets += c[C_PACKETS]!;
       bytes += c[C_BYTES]!;
       active += c[C_ACTIVE_FLOWS]!;
+      stalls += c[C_STALLS]!;
       END_REASONS.forEach((r, i) => (ended[r]! += c[C_ENDED + i]!));
     }
+    const decode: Record<string, number> = {};
+    DECODE_COUNTERS.forEach((name, i) => (decode[name] = this.decode.reduce((a, d) => a + d[i]!, 0)));
     const cs = this.capStats();
     const ringDrops = cs ? cs.ringDrops.reduce((a, b) => a + b, 0) : this.rings.reduce((a, r) => a + r.dropped, 0);
     const sinks = (this.sinks?.sinks ?? []).map((k) => ({ name: k.name, ...k.stats() }));
     return {
-      packets, bytes, kernelDrops: cs ? cs.kernelDrops : 0, ringDrops, activeFlows: active, ended,
+      packets, bytes, kernelDrops: cs ? cs.kernelDrops : 0, ringDrops, activeFlows: active, ended, decode, shardStalls: stalls,
       verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, sinks,
     };
   }

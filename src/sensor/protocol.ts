@@ -4,6 +4,7 @@
  * slots of the per-shard counter arrays (summed by the main thread on scrape).
  */
 import type { MessagePort } from 'node:worker_threads';
+import { DecodeCounters } from '../decode/counters.js';
 import type { EndReason } from '../flow/record.js';
 import type { FlowTableOptions } from '../flow/table.js';
 
@@ -23,6 +24,8 @@ export const C_ACTIVE_FLOWS = 3;
 export const C_RECORDS = 4;
 export const C_BATCHES = 5;
 export const C_NOT_IP = 6;
+/** Times the shard waited because the main thread had not yet taken its earlier batches. */
+export const C_STALLS = 7;
 /** Flows ended, by reason, from C_ENDED + END_REASONS.indexOf(reason). */
 export const C_ENDED = 8;
 export const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'eof', 'evicted', 'shutdown'];
@@ -33,12 +36,26 @@ export const N_COUNTERS = 16;
 export const CTL_STOP = 0;
 /** Non-zero: flows still open when a ring finishes end as 'shutdown' and are emitted. */
 export const CTL_FLUSH = 1;
-export const N_CONTROL = 4;
+/**
+ * Slot CTL_INFLIGHT + shard: batches the shard has posted that the main thread has not yet
+ * taken. A shard that has MAX_INFLIGHT_BATCHES out waits (its ring fills, and the capture
+ * drops and counts) instead of queueing messages without bound.
+ */
+export const CTL_INFLIGHT = 4;
+export const MAX_INFLIGHT_BATCHES = 32;
+export const controlSlots = (shards: number): number => CTL_INFLIGHT + shards;
+
+/** Slots of a shard's Float64Array of decoder counters (DecodeCounters' numeric fields, in this order). */
+export const DECODE_COUNTERS: readonly string[] = Object.entries(new DecodeCounters())
+  .filter(([, v]) => typeof v === 'number')
+  .map(([k]) => k);
 
 export interface ShardTask {
   shard: number;
   ringSab: SharedArrayBuffer;
   countersSab: SharedArrayBuffer;
+  /** Float64Array of DECODE_COUNTERS.length slots. */
+  decodeSab: SharedArrayBuffer;
   controlSab: SharedArrayBuffer;
   port: MessagePort;
   /** Link type of live capture records (pcap rings announce theirs with TAG_LINKTYPE). */

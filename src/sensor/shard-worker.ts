@@ -12,8 +12,8 @@ import { flowToRecord } from '../flow/extract.js';
 import type { EndReason, FlowRecord } from '../flow/record.js';
 import { FlowTable, type Flow } from '../flow/table.js';
 import {
-  C_ACTIVE_FLOWS, C_BATCHES, C_BYTES, C_ENDED, C_IP_PACKETS, C_NOT_IP, C_PACKETS, C_RECORDS, CTL_FLUSH,
-  END_REASONS, TAG_FILE, TAG_FILE_END, TAG_LINKTYPE, type ShardTask,
+  C_ACTIVE_FLOWS, C_BATCHES, C_BYTES, C_ENDED, C_IP_PACKETS, C_NOT_IP, C_PACKETS, C_RECORDS, C_STALLS, CTL_FLUSH,
+  CTL_INFLIGHT, DECODE_COUNTERS, END_REASONS, MAX_INFLIGHT_BATCHES, TAG_FILE, TAG_FILE_END, TAG_LINKTYPE, type ShardTask,
 } from './protocol.js';
 
 const END_INDEX: Record<EndReason, number> = Object.fromEntries(END_REASONS.map((r, i) => [r, i])) as Record<EndReason, number>;
@@ -28,6 +28,12 @@ export default function runShard(t: ShardTask): { shard: number; packets: number
   const port = t.port;
   const decodeOpts = { tunnels: t.tunnels };
   const dc = new DecodeCounters();
+  const decodeOut = new Float64Array(t.decodeSab);
+  const dcFields = dc as unknown as Record<string, number>;
+  const publishDecode = () => {
+    for (let i = 0; i < DECODE_COUNTERS.length; i++) decodeOut[i] = dcFields[DECODE_COUNTERS[i]!]!;
+  };
+  const inflight = CTL_INFLIGHT + t.shard;
   const pkt = new DecodedPacket();
   const frame = newRawFrame();
   frame.linkType = t.linkType;
@@ -40,6 +46,13 @@ export default function runShard(t: ShardTask): { shard: number; packets: number
   let batchSince = 0;
   const send = () => {
     if (batch.length === 0) return;
+    // Backpressure: while the main thread has not taken MAX_INFLIGHT_BATCHES of ours, wait
+    // here; packets meanwhile stay in (or drop from) the ring, and the memory stays bounded.
+    for (let out = Atomics.load(control, inflight); out >= MAX_INFLIGHT_BATCHES; out = Atomics.load(control, inflight)) {
+      counters[C_STALLS]!++;
+      Atomics.wait(control, inflight, out, 100);
+    }
+    Atomics.add(control, inflight, 1);
     const packed = batchPackr.pack(batch);
     const buf = new ArrayBuffer(packed.length);
     new Uint8Array(buf).set(packed);
@@ -92,12 +105,14 @@ export default function runShard(t: ShardTask): { shard: number; packets: number
         counters[C_PACKETS] = packets;
         counters[C_BYTES] = bytes;
         counters[C_ACTIVE_FLOWS] = table.size;
+        publishDecode();
         if (batch.length > 0 && Date.now() - batchSince >= t.maxWaitMs) send();
       }
     }
     counters[C_PACKETS] = packets;
     counters[C_BYTES] = bytes;
     counters[C_ACTIVE_FLOWS] = table.size;
+    publishDecode();
     if (ring.finished) break;
     const now = Date.now();
     if (t.live && now - lastExpire >= 1000) {

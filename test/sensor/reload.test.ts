@@ -180,6 +180,14 @@ test('SIGTERM while the input is still open: open flows end as shutdown and are 
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const value = (re: RegExp) => Number(re.exec(text)?.[1]);
   assert.equal(value(/^stnn_packets_total (\d+)$/m), 1540); // every frame of teams.pcap
+  // the decoder's counts of teams.pcap: 1,498 IPv4 packets (1,317 TCP, 179 UDP, 2 other), and 42
+  // non-IP frames (16 of an unknown ethertype, 26 802.3 LLC)
+  const decoded = Object.fromEntries([...text.matchAll(/^stnn_decode_total\{kind="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  assert.deepEqual(
+    [decoded.frames, decoded.ethernet, decoded.ipv4, decoded.tcp, decoded.udp, decoded.other_l4, decoded.unknown_ethertype, decoded.llc, decoded.truncated],
+    [1540, 1540, 1498, 1317, 179, 2, 16, 26, 0],
+  );
+  assert.equal(value(/^stnn_shard_stalls_total (\d+)$/m), 0);
   assert.equal(value(/^stnn_sink_records_total\{sink="jsonl"\} (\d+)$/m), early);
   const verdicts = [...text.matchAll(/^stnn_verdicts_total\{application="[^"]+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
   assert.equal(verdicts, early);
