@@ -7,20 +7,9 @@ import { run, splitWarnings } from '../../src/cli/dataset.js';
 import type { Dataset } from '../../src/dataset/io.js';
 import { StnnError } from '../../src/util/errors.js';
 import { ndpiPcapDir, repoRoot } from '../helpers/paths.js';
+import { captureStdout } from '../helpers/stdout.js';
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await fn(), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = captureStdout;
 
 const usage = (re: RegExp) => (e: unknown) => e instanceof StnnError && e.exitCode === 2 && re.test(e.message);
 

@@ -17,6 +17,7 @@ import { saveApp } from '../../src/model/registry.js';
 import { buildModel } from '../../src/model/stnn.js';
 import { mulberry32 } from '../../src/dataset/split.js';
 import { StnnError } from '../../src/util/errors.js';
+import { captureStdout } from '../helpers/stdout.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stnn-evalcli-'));
 const models = join(dir, 'models');
@@ -62,19 +63,7 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await fn(), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = captureStdout;
 
 test('eval, threshold 1: nobody claims a flow → all unknown; report and JSON written', async () => {
   const report = join(dir, 'r1.html');

@@ -67,31 +67,11 @@ after(() => {
 
 test('SIGHUP: flows ended before use the old models, flows ended after use the new ones, none lost', { skip, timeout: 60_000 }, async () => {
   const before = await offline();
-  const fifo = path.join(dir, 'capture.fifo');
-  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-  const out = path.join(dir, 'hup.jsonl');
-  const cfg = path.join(dir, 'hup.yaml');
-  writeFileSync(cfg, [
-    'capture: { shards: 2 }',
-    `inference: { models: ${JSON.stringify(modelDir)}, batch_size: 4, max_wait_ms: 5 }`,
-    `outputs: [{ type: jsonl, path: ${JSON.stringify(out)} }]`,
-    'metrics: { listen: off }',
-    '',
-  ].join('\n'));
-  const sensor = spawnSensor(['--config', cfg, '--pcap', fifo]);
-  await until(() => /replaying 1 capture file/.test(sensor.stderr()) || !sensor.running(), 30_000, 'the sensor to start');
-  assert.ok(sensor.running(), sensor.stderr());
   // The whole capture, but the FIFO stays open: flows closed by FIN/RST end, the others wait.
-  const w = createWriteStream(fifo);
-  await new Promise<void>((r) => w.write(readFileSync(file), () => r()));
-  let n = -1;
-  await until(() => {
-    const m = readJsonl(out).length;
-    const stable = m === n && m > 0;
-    n = m;
-    return stable;
-  }, 20_000, 'the closed flows');
-  await sleep(300);
+  const { sensor, out, w } = await holdOpen('hup', [
+    `inference: { models: ${JSON.stringify(modelDir)}, batch_size: 4, max_wait_ms: 5 }`,
+    'metrics: { listen: off }',
+  ]);
   const early = readJsonl(out);
   assert.ok(early.length > 0 && early.length < 38, `flows ended before EOF: ${early.length}`);
 
