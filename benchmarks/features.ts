@@ -4,17 +4,8 @@
  * Run: node --import tsx benchmarks/features.ts   (or node dist/benchmarks/features.js after a build)
  */
 import { FlowStats, WINDOW } from '../src/features/flow-stats.js';
+import { mulberry32 } from '../src/dataset/split.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Pre-generated packets (web-like lengths, exponential gaps) so the timed loops only call add().
 const N = 1 << 20;

@@ -6,6 +6,7 @@ import {
 } from '../../src/features/flow-stats.js';
 import { FEATURE_NAMES, STAT_NAMES, N_COLS } from '../../src/features/names.js';
 import { exactFeatures, objectSequences, type RefPacket } from '../helpers/exact-features.js';
+import { mulberry32 } from '../../src/dataset/split.js';
 
 type P = RefPacket;
 const pk = (len: number, t: number, dir: 0 | 1, phase: 0 | 1): P => ({ len, t, dir, phase });
@@ -144,16 +145,6 @@ test('hostile values never give NaN: NaN/negative length → 0, non-finite time 
 });
 
 // ── seeded PRNG and flow generators ──
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
 type Gen = (n: number, seed: number) => P[];
