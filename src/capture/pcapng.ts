@@ -254,6 +254,14 @@ export class PcapngReader implements CaptureReader {
         const t = hi * TWO32 + lo;
         sec = Math.floor(t / div);
         nsec = (t - sec * div) * this.ifTsMul[g]!;
+      } else if (div <= 0x100000) {
+        // (hi·2^32 + lo) / div = (hi div div)·2^32 + (r·2^32 + lo) / div with r = hi mod div:
+        // r·2^32 + lo < 2^52, so one exact double division (microseconds and coarser).
+        const r = hi % div;
+        const x = r * TWO32 + lo;
+        const q = Math.floor(x / div);
+        sec = ((hi - r) / div) * TWO32 + q;
+        nsec = (x - q * div) * this.ifTsMul[g]!;
       } else {
         // Long division by 16-bit limbs keeps every intermediate below 2^53 (div <= 1e9).
         let r = hi >>> 16;

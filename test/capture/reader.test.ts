@@ -221,6 +221,20 @@ test('pcapng timestamps: default microseconds, binary 2^-10, picoseconds, if_tso
   ]);
 });
 
+test('pcapng timestamps past 2^53 units (microseconds after the year 2255, tenths of ms, ns): exact seconds and nanoseconds', () => {
+  // 2^53 µs is 9,007,199,254.74 s: the times below need the split division (hi mod div)
+  const times: [number, number][] = [
+    [9007199254, 740991000], [9007199255, 0], [15764789123, 654321000], [18446744073709, 551615000],
+  ];
+  for (const tsresol of [undefined, 4, 3, 0]) {
+    const unit = 10 ** (9 - (tsresol ?? 6));
+    const frames = times.map(([sec, nsec]) => ({ sec, nsec: nsec - (nsec % unit), bytes: A, iface: 0 }));
+    const bytes = buildPcapng(frames, { interfaces: [tsresol === undefined ? {} : { tsresol }] });
+    const got = readAll(file(bytes, 'pcapng')).map((g) => [g.tsSec, g.tsNsec]);
+    assert.deepEqual(got, frames.map((f) => [f.sec, f.nsec]), `tsresol ${tsresol}`);
+  }
+});
+
 test('pcapng: hand-written block bytes (EPB with options, if_tsoffset, binary resolution 2^-20)', () => {
   // SHB (28 bytes), IDB with if_tsresol=0x94 and if_tsoffset=100 and end-of-options (44 bytes),
   // EPB with 5 data bytes padded to 8 and one option (comment "hi") (48 bytes).
