@@ -17,10 +17,20 @@
  *  - 'evicted' the table was full (`maxFlows`) and this was the longest-idle flow;
  *  - 'eof' / 'shutdown' at the end of input, from `flushAll`.
  *
- * Lookup is a Map from a symmetric 30-bit hash to a chain of flows; expiry walks
- * two LRU lists (open and closed flows) from their least recently used end, at
- * most once per second of packet time. Nothing is allocated per packet except
- * when a flow starts.
+ * Lookup is a power-of-two array of buckets indexed by a symmetric 30-bit hash,
+ * each a chain of flows (the array doubles when the flows outnumber the buckets);
+ * expiry walks two LRU lists (open and closed flows) from their least recently
+ * used end, at most once per second of packet time. Nothing is allocated per
+ * packet; Flow objects, TLS trackers and statistics are reused.
+ *
+ * Statistics are kept only for flows whose features someone reads: every flow with
+ * `allFlows`, otherwise TCP flows once they are known to be TLS. Until the TLS
+ * tracker has decided, a TCP flow keeps the first PRE_PACKETS packets' (length,
+ * time, direction, phase) in a small buffer; when the flow turns out TLS the
+ * buffer is replayed into a FlowStats before the current packet, so its features
+ * are exactly those of a flow that had statistics from its first packet. A flow
+ * still undecided past PRE_PACKETS packets gets its statistics then (replayed the
+ * same way); one that turns out not TLS never gets any.
  */
 import { DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/packet.js';
 import { FlowStats } from '../features/flow-stats.js';
@@ -53,6 +63,10 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
 
 /** Ended flows kept for reuse, so a busy table does not churn the heap. */
 const POOL_MAX = 4096;
+/** Packets buffered per TCP flow while it is not yet known whether it is TLS. */
+export const PRE_PACKETS = 8;
+/** Buckets of a new table (a power of two); doubled as flows are added. */
+const MIN_BUCKETS = 1024;
 
 export class FlowCounters {
   packets = 0;
@@ -104,19 +118,20 @@ export class Flow {
   proto = 0;
   vlan = 0;
   /** Client (c) and server (s) addresses as big-endian 32-bit words (IPv4 uses word 0). */
-  c0 = 0; c1 = 0; c2 = 0; c3 = 0;
-  s0 = 0; s1 = 0; s2 = 0; s3 = 0;
+  // (-0: a double from the start, see DecodedPacket; set when the flow starts)
+  c0 = -0; c1 = -0; c2 = -0; c3 = -0;
+  s0 = -0; s1 = -0; s2 = -0; s3 = -0;
   cPort = 0;
   sPort = 0;
   /** Client and server address bytes, kept for output (copied once at flow start). */
   readonly cAddr = new Uint8Array(16);
   readonly sAddr = new Uint8Array(16);
 
-  startSec = 0;
+  startSec = -0;
   startNsec = 0;
   /** Absolute times (seconds, float) of the first and the latest packet. */
-  firstTs = 0;
-  lastTs = 0;
+  firstTs = -0;
+  lastTs = -0;
   fwdPackets = 0;
   fwdBytes = 0;
   bwdPackets = 0;
@@ -130,8 +145,17 @@ export class Flow {
   continued = false;
 
   tls: TlsTracker | null = null;
-  /** Running statistics; null for flows whose features nobody will read. */
+  /**
+   * Running statistics; null for flows whose features nobody will read, and for TCP
+   * flows not yet known to be TLS (their first packets wait in the pre-buffer).
+   */
   stats: FlowStats | null = null;
+  /** The flow's packets are buffered (preN of them) until its TLS status is known. */
+  prePending = false;
+  preN = 0;
+  /** Pre-buffer: per packet the time since the flow's start and the length, and dir | phase << 1. */
+  readonly preTL = new Float64Array(2 * PRE_PACKETS);
+  readonly preDP = new Uint8Array(PRE_PACKETS);
 
   /** Back to the state of a new Flow (kept statistics are reset, not dropped). */
   reset(): void {
@@ -141,8 +165,7 @@ export class Flow {
     this.c0 = this.c1 = this.c2 = this.c3 = 0;
     this.s0 = this.s1 = this.s2 = this.s3 = 0;
     this.cPort = this.sPort = 0;
-    this.cAddr.fill(0);
-    this.sAddr.fill(0);
+    // cAddr / sAddr are overwritten (all 16 bytes) when the flow object is reused
     this.startSec = this.startNsec = 0;
     this.firstTs = this.lastTs = 0;
     this.fwdPackets = this.fwdBytes = this.bwdPackets = this.bwdBytes = 0;
@@ -152,6 +175,8 @@ export class Flow {
     this.continued = false;
     this.tls = null;
     this.stats?.reset();
+    this.prePending = false;
+    this.preN = 0;
   }
 }
 
@@ -184,14 +209,16 @@ class LruList {
 export class FlowTable {
   readonly opts: FlowTableOptions;
   readonly counters = new FlowCounters();
-  private readonly buckets = new Map<number, Flow>();
+  private buckets: (Flow | null)[] = new Array<Flow | null>(MIN_BUCKETS).fill(null);
+  private mask = MIN_BUCKETS - 1;
   private readonly open = new LruList();
   private readonly closed = new LruList();
   private readonly pool: Flow[] = [];
   private readonly statsPool: FlowStats[] = [];
+  private readonly tlsPool: TlsTracker[] = [];
   /** Packet-time clock: the latest timestamp seen (captures are not always in order). */
-  now = 0;
-  private nextExpiry = 0;
+  now = -0; // (a double from the start, see DecodedPacket)
+  private nextExpiry = -0;
 
   constructor(opts: Partial<FlowTableOptions>, private readonly onEnd: FlowEndHandler) {
     this.opts = { ...DEFAULT_FLOW_OPTIONS, ...opts };
@@ -235,10 +262,10 @@ export class FlowTable {
     const hash = mix32(((ha + hb) >>> 0) ^ (p.proto << 16) ^ p.vlan) & 0x3fffffff;
 
     // find the flow and the packet's direction (0 = from the client)
-    let flow = this.buckets.get(hash) ?? null;
+    let flow = this.buckets[hash & this.mask];
     let dir: 0 | 1 = 0;
     while (flow !== null) {
-      if (flow.proto === p.proto && flow.vlan === p.vlan && flow.ipVersion === p.ipVersion) {
+      if (flow.hash === hash && flow.proto === p.proto && flow.vlan === p.vlan && flow.ipVersion === p.ipVersion) {
         if (flow.c0 === a0 && flow.s0 === b0 && flow.cPort === sp && flow.sPort === dp &&
             flow.c1 === a1 && flow.c2 === a2 && flow.c3 === a3 && flow.s1 === b1 && flow.s2 === b2 && flow.s3 === b3) {
           dir = 0; break;
@@ -264,7 +291,7 @@ export class FlowTable {
         // emit the long flow and go on with a continuation: same client and server,
         // same TLS tracker (its handshake is long over, so its packets are data)
         const tls = flow.tls;
-        this.end(flow, 'active'); // (the Flow object is recycled here)
+        this.end(flow, 'active', true); // (the Flow object is recycled here, not the tracker)
         flow = this.startFlow(hash, p, ts, dir === 0);
         flow.tls = tls;
         flow.continued = true;
@@ -290,7 +317,7 @@ export class FlowTable {
       if (tls !== null) {
         phase = tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck);
         if (flow.stats !== null && !this.opts.allFlows && tls.status === 'not-tls') {
-          // nobody will read this flow's features: stop computing them
+          // (statistics taken while undecided) nobody will read this flow's features
           this.dropStats(flow);
         }
       }
@@ -305,7 +332,35 @@ export class FlowTable {
     if (phase === 0) flow.hsPackets++; else flow.dataPackets++;
     // integer nanoseconds first, one division last: no drift from adding 1e-9 steps
     const t = ((p.tsSec - flow.startSec) * 1e9 + (p.tsNsec - flow.startNsec)) / 1e9;
-    flow.stats?.add(len, t, dir, phase);
+    if (flow.stats !== null) flow.stats.add(len, t, dir, phase);
+    else if (flow.prePending) this.pre(flow, len, t, dir, phase);
+  }
+
+  /** A packet of a TCP flow whose statistics wait for its TLS status (see the file comment). */
+  private pre(flow: Flow, len: number, t: number, dir: 0 | 1, phase: 0 | 1): void {
+    const status = (flow.tls as TlsTracker).status;
+    if (status === 'not-tls') {
+      flow.prePending = false;
+      flow.preN = 0;
+      return;
+    }
+    const n = flow.preN;
+    if (status === 'undecided' && n < PRE_PACKETS) {
+      flow.preTL[2 * n] = t;
+      flow.preTL[2 * n + 1] = len;
+      flow.preDP[n] = dir | (phase << 1);
+      flow.preN = n + 1;
+      return;
+    }
+    // TLS, or still undecided with the buffer full: statistics from the first packet on
+    const st = this.statsPool.pop() ?? new FlowStats();
+    const tl = flow.preTL;
+    const dp = flow.preDP;
+    for (let i = 0; i < n; i++) st.add(tl[2 * i + 1], tl[2 * i], (dp[i] & 1) as 0 | 1, (dp[i] >> 1) as 0 | 1);
+    st.add(len, t, dir, phase);
+    flow.stats = st;
+    flow.prePending = false;
+    flow.preN = 0;
   }
 
   private startFlow(hash: number, p: DecodedPacket, ts: number, senderIsClient: boolean): Flow {
@@ -319,8 +374,9 @@ export class FlowTable {
     const buf = p.buf;
     const cOff = senderIsClient ? p.srcAddrOff : p.dstAddrOff;
     const sOff = senderIsClient ? p.dstAddrOff : p.srcAddrOff;
-    f.cAddr.set(buf.subarray(cOff, cOff + n));
-    f.sAddr.set(buf.subarray(sOff, sOff + n));
+    const ca = f.cAddr, sa = f.sAddr;
+    for (let i = 0; i < n; i++) { ca[i] = buf[cOff + i]; sa[i] = buf[sOff + i]; }
+    for (let i = n; i < 16; i++) { ca[i] = 0; sa[i] = 0; }
     f.c0 = rd32(buf, cOff); f.s0 = rd32(buf, sOff);
     if (n === 16) {
       f.c1 = rd32(buf, cOff + 4); f.c2 = rd32(buf, cOff + 8); f.c3 = rd32(buf, cOff + 12);
@@ -332,15 +388,43 @@ export class FlowTable {
     f.startNsec = p.tsNsec;
     f.firstTs = ts;
     f.lastTs = ts;
-    if (p.proto === 6) f.tls = new TlsTracker();
-    if (f.stats === null && (p.proto === 6 || this.opts.allFlows)) f.stats = this.statsPool.pop() ?? new FlowStats();
-    else if (f.stats !== null && p.proto !== 6 && !this.opts.allFlows) this.dropStats(f);
-    f.chain = this.buckets.get(hash) ?? null;
-    this.buckets.set(hash, f);
+    if (p.proto === 6) f.tls = this.tlsPool.pop() ?? new TlsTracker();
+    if (this.opts.allFlows) {
+      if (f.stats === null) f.stats = this.statsPool.pop() ?? new FlowStats();
+    } else {
+      const st = f.stats;
+      if (st !== null) {
+        // (a reused flow's statistics were reset with it)
+        f.stats = null;
+        if (this.statsPool.length < POOL_MAX) this.statsPool.push(st);
+      }
+      f.prePending = p.proto === 6;
+    }
+    const i = hash & this.mask;
+    f.chain = this.buckets[i];
+    this.buckets[i] = f;
     this.open.push(f);
     this.counters.flows_started++;
-    if (this.size > this.counters.max_active_flows) this.counters.max_active_flows = this.size;
+    const size = this.size;
+    if (size > this.counters.max_active_flows) this.counters.max_active_flows = size;
+    if (size > this.buckets.length) this.grow();
     return f;
+  }
+
+  /** Doubles the bucket array and rehashes every flow into it. */
+  private grow(): void {
+    const n = this.buckets.length * 2;
+    const b = new Array<Flow | null>(n).fill(null);
+    const mask = n - 1;
+    for (const list of [this.open, this.closed]) {
+      for (let f = list.head; f !== null; f = f.next) {
+        const i = f.hash & mask;
+        f.chain = b[i];
+        b[i] = f;
+      }
+    }
+    this.buckets = b;
+    this.mask = mask;
   }
 
   private close(f: Flow, by: 'fin' | 'rst'): void {
@@ -353,11 +437,12 @@ export class FlowTable {
   }
 
   private unlink(f: Flow): void {
-    const head = this.buckets.get(f.hash);
+    const i = f.hash & this.mask;
+    const head = this.buckets[i];
     if (head === f) {
-      if (f.chain) this.buckets.set(f.hash, f.chain); else this.buckets.delete(f.hash);
+      this.buckets[i] = f.chain;
     } else {
-      let x = head ?? null;
+      let x = head;
       while (x !== null && x.chain !== f) x = x.chain;
       if (x !== null) x.chain = f.chain;
     }
@@ -369,11 +454,18 @@ export class FlowTable {
    * The flow is handed to onEnd, which must take what it needs before returning:
    * afterwards the Flow object is reset and reused.
    */
-  private end(f: Flow, reason: EndReason): void {
+  private end(f: Flow, reason: EndReason, keepTls = false): void {
     this.unlink(f);
     (this.counters[ENDED_KEY[reason]] as number)++;
     this.onEnd(f, reason);
-    f.tls?.release();
+    const tls = f.tls;
+    if (tls !== null) {
+      tls.release();
+      if (!keepTls && this.tlsPool.length < POOL_MAX) {
+        tls.reset();
+        this.tlsPool.push(tls);
+      }
+    }
     if (this.pool.length < POOL_MAX) {
       f.reset();
       this.pool.push(f);

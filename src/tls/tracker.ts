@@ -162,7 +162,7 @@ class Side {
   /** Some stream bytes (or a hole) were followed. */
   fed = false;
   /** Next expected stream sequence number (uint32). */
-  nextSeq = 0;
+  nextSeq = -0; // (-0: a double from the start, see DecodedPacket; uint32 values)
   stopped = false;
   /** Record header cursor: bytes of the header read (0..4), 5 = inside a body. */
   hdrGot = 0;
@@ -179,10 +179,10 @@ class Side {
   hsBody: Uint8Array | null = null;
   hsHave = 0;
   /** Highest acknowledgement number the other direction sent for this stream. */
-  acked = 0;
+  acked = -0;
   ackValid = false;
   /** Last segment taken as ACK padding (its bytes are zeros), padLen 0 = none. */
-  padSeq = 0;
+  padSeq = -0;
   padLen = 0;
   /** Out-of-order store (parallel arrays, `oN` used). */
   oSeq: number[] = NO_NUMS;
@@ -190,6 +190,34 @@ class Side {
   oWire: number[] = NO_NUMS;
   oN = 0;
   oBytes = 0;
+
+  /** Back to the state of a new Side. */
+  reset(): void {
+    this.started = false;
+    this.fed = false;
+    this.nextSeq = 0;
+    this.stopped = false;
+    this.hdrGot = 0;
+    this.recType = 0;
+    this.recVer = 0;
+    this.recLen = 0;
+    this.recRemain = 0;
+    this.hsState = HS_HDR;
+    this.hsHdrGot = 0;
+    this.hsType = 0;
+    this.hsLen = 0;
+    this.hsSkip = 0;
+    this.hsBody = null;
+    this.hsHave = 0;
+    this.acked = 0;
+    this.ackValid = false;
+    this.padSeq = 0;
+    this.padLen = 0;
+    this.clearStore();
+    this.oSeq = NO_NUMS;
+    this.oData = NO_BUFS;
+    this.oWire = NO_NUMS;
+  }
 
   clearStore(): void {
     for (let i = 0; i < this.oN; i++) this.oData[i] = EMPTY;
@@ -254,6 +282,28 @@ export class TlsTracker implements HelloSink {
   stateBytes(): number {
     const c = this.c, s = this.s;
     return c.oBytes + s.oBytes + (c.hsBody !== null ? c.hsBody.length : 0) + (s.hsBody !== null ? s.hsBody.length : 0);
+  }
+
+  /**
+   * Back to the state of a new tracker (same counters and limits), so that a flow
+   * table can reuse trackers instead of allocating one per TCP flow.
+   */
+  reset(): void {
+    this.st = ST_UNDECIDED;
+    this.hsEnded = false;
+    this.endKind = 0;
+    this.mode13 = false;
+    this.serverHelloSeen = false;
+    this.padHit = false;
+    this.final = false;
+    this.c.reset();
+    this.s.reset();
+    this.sni = undefined;
+    this.alpnOffered = NO_STRINGS;
+    this.alpnNegotiated = undefined;
+    this.versionOffered = 0;
+    this.versionNegotiated = 0;
+    this.earlyData = false;
   }
 
   release(): void {

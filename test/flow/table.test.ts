@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractFlows } from '../../src/flow/extract.js';
+import { PRE_PACKETS } from '../../src/flow/table.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { featureIndex } from '../../src/features/names.js';
 import { exactFeatures } from '../helpers/exact-features.js';
@@ -205,4 +206,42 @@ test('a TLS 1.3 session: SNI, ALPN, versions, phases and the 115 features of its
   assert.equal(f.features[featureIndex('all_len_min')], 40);
   assert.equal(f.features[featureIndex('all_len_max')], 40 + data.length);
   assert.ok(Math.abs(f.features[featureIndex('all_pkt_per_sec')] - 9 / 0.056) < 1e-9);
+});
+
+test('statistics of a TLS flow recognised late include every packet before it (pre-buffer replay), as with --all-flows', async () => {
+  const ch = record(22, 0x0303, handshake(1, clientHelloBody({ exts: [sniExt('late.example.org')] })));
+  const sh = record(22, 0x0303, handshake(2, serverHelloBody({})));
+  const data = record(23, 0x0303, filler(700));
+  // k pure ACKs before the ClientHello: below, at and beyond the pre-buffer's size
+  for (const k of [0, PRE_PACKETS - 4, PRE_PACKETS - 3, PRE_PACKETS - 2, PRE_PACKETS + 5]) {
+    let cs = 101, ss = 9001;
+    const frames: GenFrame[] = [];
+    const ref: { len: number; t: number; dir: 0 | 1; phase: 0 | 1 }[] = [];
+    let ts = 1.0;
+    const push = (from: 'c' | 's', flags: string, payload?: Uint8Array, phase: 0 | 1 = 0) => {
+      ts += 0.0137;
+      const seq = from === 'c' ? cs : ss;
+      frames.push({ ts, bytes: seg(from === 'c' ? C : S, { seq: flags.includes('S') ? seq - 1 : seq, ack: from === 'c' ? ss : cs, flags, payload }) });
+      ref.push({ len: 40 + (payload ? payload.length : 0), t: ts - 1.0137, dir: from === 'c' ? 0 : 1, phase });
+      if (payload) { if (from === 'c') cs += payload.length; else ss += payload.length; }
+    };
+    push('c', 'S');
+    push('s', 'SA');
+    for (let i = 0; i < k; i++) push(i % 2 ? 's' : 'c', 'A');
+    push('c', 'PA', ch);
+    push('s', 'PA', sh);
+    push('c', 'PA', data, 1);
+    push('s', 'PA', data, 1);
+    push('c', 'A', undefined, 1);
+    const tlsOnly = await flowsOf(frames, {}, false);
+    const all = await flowsOf(frames, {}, true);
+    assert.equal(tlsOnly.length, 1, `k=${k}`);
+    assert.equal(tlsOnly[0].isTls, true);
+    assert.deepEqual([...tlsOnly[0].features], [...all[0].features], `k=${k}: same features with and without --all-flows`);
+    const expected = exactFeatures(ref);
+    for (let i = 0; i < 115; i++) {
+      const got = tlsOnly[0].features[i];
+      assert.ok(Math.abs(got - expected[i]) <= 1e-9 * Math.max(1, Math.abs(expected[i])), `k=${k} feature ${i}: ${got} vs ${expected[i]}`);
+    }
+  }
 });

@@ -614,3 +614,26 @@ test('counters: names in a fixed order, summed by add()', () => {
   assert.equal(a.toObject().gaps, 1);
   assert.equal(Object.keys(a.toObject()).length, TlsCounters.names.length);
 });
+
+test('reset(): a used tracker is a new one again (flow tables reuse trackers)', () => {
+  const fresh = new TlsTracker(new TlsCounters());
+  const counters = new TlsCounters();
+  const t = new TlsTracker(counters);
+  // used every way: a reordered, retransmitted TLS 1.3 handshake, then released
+  const { pkts } = build(flights13(), randomCut(prng(7)), prng(7), { reorder: true, retrans: true });
+  const first = run(t, pkts);
+  t.release();
+  t.reset();
+  // same fields as a new tracker (the counters object aside), and the same behaviour
+  // (through JSON: new trackers start some uint32 fields at -0, see DecodedPacket; reset() writes 0)
+  const fields = (x: TlsTracker) => { const o = { ...x } as Record<string, unknown>; delete o.counters; return JSON.parse(JSON.stringify(o)); };
+  assert.deepEqual(fields(t), fields(fresh));
+  assert.deepEqual(run(t, pkts), first);
+  assert.deepEqual(t.info(), INFO13);
+  // a tracker left undecided with held server bytes and a half-gathered Hello
+  const u = new TlsTracker(counters);
+  const half = build(flights13(), bytes, prng(3)).pkts.slice(0, 40);
+  run(u, half);
+  u.reset();
+  assert.deepEqual(fields(u), fields(fresh));
+});
