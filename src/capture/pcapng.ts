@@ -57,7 +57,7 @@ export class PcapngReader implements CaptureReader {
   private readonly ifTsMul: number[] = [];
   private readonly ifTsOffset: number[] = [];
   /** Result of the last timestamp conversion, and the last frame's time (for SPBs). */
-  private cSec = 0;
+  private cSec = -0; // (a double from the start, see DecodedPacket)
   private cNsec = 0;
   private lastSec = 0;
   private lastNsec = 0;

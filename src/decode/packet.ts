@@ -14,7 +14,13 @@ export const TCP_ACK = 0x10;
 
 export class DecodedPacket {
   /** Capture timestamp: whole seconds and nanoseconds within the second. */
-  tsSec = 0;
+  /*
+   * Fields that take values outside V8's small-integer range (31 bits) start as -0, a
+   * double: their representation is then double from the first object on, and no map
+   * change, which deoptimises every compiled function that reads them, happens when the
+   * first large value arrives. Each is overwritten before it is read.
+   */
+  tsSec = -0;
   tsNsec = 0;
   /** Frame lengths as captured and as seen on the wire. */
   capLen = 0;
@@ -38,8 +44,8 @@ export class DecodedPacket {
   srcPort = 0;
   dstPort = 0;
   /** TCP fields, valid when proto === 6. */
-  tcpSeq = 0;
-  tcpAck = 0;
+  tcpSeq = -0;
+  tcpAck = -0;
   tcpFlags = 0;
   tcpWindow = 0;
   /** Offset of the L4 payload in buf, bytes of it present in buf, and its length on the wire. */

@@ -2,7 +2,7 @@
  * Offline pipeline: capture files → decode → flow table → FlowRecords.
  * The live sensor runs the same decode → flow table path with another packet source.
  */
-import { openCapture, type RawFrame } from '../capture/reader.js';
+import { newRawFrame, openCapture } from '../capture/reader.js';
 import { decodeFrame, DecodeCounters } from '../decode/index.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { N_FEATURES } from '../features/names.js';
@@ -88,7 +88,7 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
     endReasons: { fin: 0, rst: 0, idle: 0, active: 0, evicted: 0, eof: 0, shutdown: 0 },
     decode: {}, errors: [],
   };
-  const frame: RawFrame = { linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, wireLen: 0, buf: new Uint8Array(0), off: 0 };
+  const frame = newRawFrame();
   const pkt = new DecodedPacket();
   const decodeOpts = { tunnels: opts.tunnels !== false };
   for (let i = 0; i < paths.length; i++) {
