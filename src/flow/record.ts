@@ -104,24 +104,59 @@ export function toEcs(f: FlowRecord, verdict?: Verdict, opts: EcsOptions = {}): 
       ...(f.vlan ? { vlan: { id: String(f.vlan) } } : {}),
     },
   };
-  if (f.isTls && f.tls) {
-    const t = f.tls;
-    const tls: Record<string, unknown> = {};
-    // ECS writes versions as '1.2' with version_protocol 'tls' (SSLv3 → '3.0', 'ssl')
-    const ecsVersion = (v: string) => /^TLSv(\d\.\d)$/.exec(v)?.[1] ?? (v === 'SSLv3' ? '3.0' : v);
-    if (t.versionNegotiated) {
-      tls.version = ecsVersion(t.versionNegotiated);
-      tls.version_protocol = t.versionNegotiated === 'SSLv3' ? 'ssl' : 'tls';
-    }
-    if (t.alpnNegotiated) tls.next_protocol = t.alpnNegotiated;
-    const client: Record<string, unknown> = {};
-    if (t.sni) client.server_name = t.sni;
-    if (t.alpnOffered.length) client.supported_alpn = t.alpnOffered;
-    if (t.versionOffered) client.offered_version = ecsVersion(t.versionOffered);
-    if (Object.keys(client).length) tls.client = client;
-    rec.tls = tls;
-  }
+  if (f.isTls && f.tls) rec.tls = ecsTls(f.tls);
   if (f.file) rec.file = { path: f.file };
   rec.stnn = stnn;
   return rec;
+}
+
+// ECS writes versions as '1.2' with version_protocol 'tls' (SSLv3 → '3.0', 'ssl')
+const ecsVersion = (v: string) => /^TLSv(\d\.\d)$/.exec(v)?.[1] ?? (v === 'SSLv3' ? '3.0' : v);
+
+/** The `tls` object of an ECS record. */
+function ecsTls(t: TlsInfo): Record<string, unknown> {
+  const tls: Record<string, unknown> = {};
+  if (t.versionNegotiated) {
+    tls.version = ecsVersion(t.versionNegotiated);
+    tls.version_protocol = t.versionNegotiated === 'SSLv3' ? 'ssl' : 'tls';
+  }
+  if (t.alpnNegotiated) tls.next_protocol = t.alpnNegotiated;
+  const client: Record<string, unknown> = {};
+  if (t.sni) client.server_name = t.sni;
+  if (t.alpnOffered.length) client.supported_alpn = t.alpnOffered;
+  if (t.versionOffered) client.offered_version = ecsVersion(t.versionOffered);
+  if (Object.keys(client).length) tls.client = client;
+  return tls;
+}
+
+/** A number as JSON.stringify writes it (non-finite → null). */
+const jnum = (x: number) => (Number.isFinite(x) ? String(x) : 'null');
+const jstr = (x: string) => JSON.stringify(x);
+/** Reused for the features (JSON.stringify of an array of numbers is the fast path). */
+let featScratch: (number | null)[] = [];
+
+/**
+ * `JSON.stringify(toEcs(f))` (no verdict, default options), written directly instead of
+ * building the nested objects first: `stnn features` writes one per flow. The same
+ * keys in the same order, the same text (test/flow/record.test.ts checks it).
+ */
+export function ecsJson(f: FlowRecord): string {
+  const durationNs = Math.max(0, Math.round((f.end - f.start) * 1e9));
+  const end = iso(f.end);
+  let s = `{"@timestamp":"${end}","event":{"kind":"event","category":["network"],"type":["connection","end"],` +
+    `"start":"${iso(f.start)}","end":"${end}","duration":${jnum(durationNs)}},` +
+    `"source":{"ip":${jstr(f.srcIp)},"port":${jnum(f.srcPort)},"packets":${jnum(f.fwdPackets)},"bytes":${jnum(f.fwdBytes)}},` +
+    `"destination":{"ip":${jstr(f.dstIp)},"port":${jnum(f.dstPort)},"packets":${jnum(f.bwdPackets)},"bytes":${jnum(f.bwdBytes)}},` +
+    `"network":{"transport":${jstr(f.transport)},"type":"${f.ipVersion === 6 ? 'ipv6' : 'ipv4'}",` +
+    (f.isTls ? '"protocol":"tls",' : '') + `"community_id":${jstr(f.communityId)}` +
+    (f.vlan ? `,"vlan":{"id":${jstr(String(f.vlan))}}` : '') + '}';
+  if (f.isTls && f.tls) s += `,"tls":${JSON.stringify(ecsTls(f.tls))}`;
+  if (f.file) s += `,"file":{"path":${jstr(f.file)}}`;
+  const x = f.features;
+  if (featScratch.length !== x.length) featScratch = new Array<number | null>(x.length).fill(0);
+  const a = featScratch;
+  for (let i = 0; i < x.length; i++) a[i] = Number.isFinite(x[i]) ? x[i] : null;
+  s += `,"stnn":{"end_reason":${jstr(f.endReason)},"handshake_packets":${jnum(f.handshakePackets)},` +
+    `"data_packets":${jnum(f.dataPackets)},"features":${JSON.stringify(a)}}}`;
+  return s;
 }

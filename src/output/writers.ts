@@ -8,7 +8,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { openOutput } from '../cli/args.js';
 import { Packr } from 'msgpackr';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/names.js';
-import { toEcs, type FlowRecord } from '../flow/record.js';
+import { ecsJson, type FlowRecord } from '../flow/record.js';
 
 export type OutputFormat = 'jsonl' | 'csv' | 'msgpack';
 
@@ -96,7 +96,7 @@ class JsonlWriter extends StreamWriter implements FlowWriter {
     this.put(JSON.stringify(headerRecord()) + '\n');
   }
   write(f: FlowRecord): void {
-    this.put(JSON.stringify(toEcs(f)) + '\n');
+    this.put(ecsJson(f) + '\n'); // JSON.stringify(toEcs(f)), built directly
   }
 }
 
