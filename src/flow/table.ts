@@ -153,9 +153,11 @@ export class Flow {
   /** The flow's packets are buffered (preN of them) until its TLS status is known. */
   prePending = false;
   preN = 0;
-  /** Pre-buffer: per packet the time since the flow's start and the length, and dir | phase << 1. */
-  readonly preTL = new Float64Array(2 * PRE_PACKETS);
-  readonly preDP = new Uint8Array(PRE_PACKETS);
+  /**
+   * Pre-buffer: per packet the time since the flow's start, the length and dir | phase << 1.
+   * Allocated on first use and kept while the Flow object is reused (never with allFlows).
+   */
+  preBuf: Float64Array | null = null;
 
   /** Back to the state of a new Flow (kept statistics are reset, not dropped). */
   reset(): void {
@@ -346,17 +348,22 @@ export class FlowTable {
     }
     const n = flow.preN;
     if (status === 'undecided' && n < PRE_PACKETS) {
-      flow.preTL[2 * n] = t;
-      flow.preTL[2 * n + 1] = len;
-      flow.preDP[n] = dir | (phase << 1);
+      const b = flow.preBuf ?? (flow.preBuf = new Float64Array(3 * PRE_PACKETS));
+      b[3 * n] = t;
+      b[3 * n + 1] = len;
+      b[3 * n + 2] = dir | (phase << 1);
       flow.preN = n + 1;
       return;
     }
     // TLS, or still undecided with the buffer full: statistics from the first packet on
     const st = this.statsPool.pop() ?? new FlowStats();
-    const tl = flow.preTL;
-    const dp = flow.preDP;
-    for (let i = 0; i < n; i++) st.add(tl[2 * i + 1], tl[2 * i], (dp[i] & 1) as 0 | 1, (dp[i] >> 1) as 0 | 1);
+    const b = flow.preBuf;
+    if (b !== null) {
+      for (let i = 0; i < n; i++) {
+        const dp = b[3 * i + 2];
+        st.add(b[3 * i + 1], b[3 * i], (dp & 1) as 0 | 1, (dp >> 1) as 0 | 1);
+      }
+    }
     st.add(len, t, dir, phase);
     flow.stats = st;
     flow.prePending = false;
