@@ -13,7 +13,9 @@
  * on the same held-out fold. Per-fold and pooled (confusion matrices summed over the folds)
  * figures are printed; --json writes them.
  *
- *   node --import tsx benchmarks/ndpi-crossval.ts [--folds 5] [--epochs 20] [--patience 4]
+ * Defaults: the run in benchmarks/RESULTS.md (full STNN, 3 folds, ≤ 12 epochs: 24 min here).
+ *
+ *   node --import tsx benchmarks/ndpi-crossval.ts [--folds 3] [--epochs 12] [--patience 3]
  *     [--arch stnn|cnn] [--size full|tiny] [--balance weights|sample] [--validation 0.2]
  *     [--min-flows 10] [--seed 1] [--trees 100] [--json out.json] [--save-dataset set.msgpack]
  */
@@ -35,9 +37,9 @@ import { calibrateVotingList } from '../src/model/voting.js';
 
 const { values: v } = parseArgs({
   options: {
-    folds: { type: 'string', default: '5' },
-    epochs: { type: 'string', default: '20' },
-    patience: { type: 'string', default: '4' },
+    folds: { type: 'string', default: '3' },
+    epochs: { type: 'string', default: '12' },
+    patience: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
     arch: { type: 'string', default: 'stnn' },
     size: { type: 'string', default: 'full' },
