@@ -38,7 +38,10 @@ export class JsonlSink implements Sink {
         fs.mkdirSync(path.dirname(cfg.path), { recursive: true });
         this.fd = fs.openSync(cfg.path, 'a');
       } catch (e) {
-        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${(e as Error).message}`);
+        // mkdir -p over a regular file says EEXIST, which reads as if the output were in the way.
+        const err = e as NodeJS.ErrnoException;
+        const why = err.code === 'EEXIST' && err.syscall === 'mkdir' ? `${err.path} is not a directory` : err.message;
+        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${why}`);
       }
     }
   }

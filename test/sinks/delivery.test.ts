@@ -170,7 +170,11 @@ test('null sink counts; bad configs are STNN_CONFIG errors naming the field', as
   bad({ type: 'kafka', brokers: [], topic: 't' }, /brokers must be a non-empty list/);
   bad({ type: 'kafka', brokers: ['h:9092'], topic: 'a b' }, /topic must be/);
   bad({ type: 'kafka', brokers: ['h:9092'], topic: 't', compression: 'lz4' }, /compression must be/);
-  bad({ type: 'jsonl', path: '/nonexistent-dir/x.jsonl' }, /cannot open/);
+  // The sink makes a missing directory (as root it can make any), so the path that cannot be
+  // opened is one under a regular file.
+  const notDir = path.join(tmp('stnn-notdir-'), 'file');
+  fs.writeFileSync(notDir, '');
+  bad({ type: 'jsonl', path: path.join(notDir, 'x.jsonl') }, /cannot open .*\/file\/x\.jsonl: .*\/file is not a directory$/);
   bad({ type: 'syslog', transport: 'tcp', spool: { dir: '/tmp/x', maxBytes: 10 } }, /maxBytes must be at least 1024/);
 });
 
@@ -208,7 +212,7 @@ test('jsonl reopen after rotation; several sinks as one', async () => {
   assert.equal(JSON.parse(fs.readFileSync(a, 'utf8')).source.port, 51516);
   assert.equal(fs.readFileSync(b, 'utf8').split('\n').length, 3);
   assert.deepEqual(all.stats(), { sent: 6, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 });
-  await assert.rejects(createSinks([{ type: 'jsonl', path: path.join(dir, 'c.jsonl') }, { type: 'jsonl', path: '/nonexistent/x' }]), /cannot open/);
+  await assert.rejects(createSinks([{ type: 'jsonl', path: path.join(dir, 'c.jsonl') }, { type: 'jsonl', path: path.join(a, 'x') }]), /cannot open .*a\.jsonl\/x: .*a\.jsonl is not a directory$/);
 });
 
 test('a datagram too large for UDP is refused by the kernel: dropped and counted, the rest delivered in order', async () => {
