@@ -5,18 +5,21 @@
  * calibrates its voting list on the validation split and writes it into the model directory,
  * leaving the directory's other applications untouched.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { Piscina } from 'piscina';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readDataset, type Dataset } from '../dataset/io.js';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { describeBackend, initBackend, parseBackendOption } from '../model/engine.js';
 import { fitNormalizer } from '../model/normalize.js';
-import { checkAppName, readManifest, saveApp, type Arch } from '../model/registry.js';
+import { checkAppName, readManifest, recordApp, type Arch } from '../model/registry.js';
+import { siblingModule } from '../util/paths.js';
+import { trainApp, type TrainAppResult, type TrainAppTask } from '../model/train-app.js';
+import type { TrainWorkerResult, TrainWorkerTask } from '../model/train-worker.js';
 import { ARCH_KINDS, ARCH_SIZES, N_FEATURES, type ArchKind, type ArchSize } from '../model/stnn.js';
-import { trainOneClass, SPLIT_TRAIN, type EpochStats } from '../model/train.js';
-import { calibrateVotingListDetailed } from '../model/voting.js';
-import { StnnError, usageError } from '../util/errors.js';
+import { SPLIT_TRAIN } from '../model/train.js';
+import { StnnError, fromWireError, usageError } from '../util/errors.js';
 import { intOption, numOption, parseCommand, type CommandSpec } from './args.js';
 
 const options = {
@@ -33,6 +36,7 @@ const options = {
   lr: { type: 'string', default: '0.001' },
   'min-flows': { type: 'string', default: '10' },
   backend: { type: 'string', default: 'auto' },
+  jobs: { type: 'string', short: 'j', default: '1' },
   quiet: { type: 'boolean', short: 'q', default: false },
 } as const;
 
@@ -59,6 +63,7 @@ const spec: CommandSpec<typeof options> = {
     lr: 'Adam learning rate',
     'min-flows': 'without --app, skip applications with fewer training flows than this',
     backend: 'auto, node (tfjs-node), wasm or cpu',
+    jobs: 'applications trained at a time, each in its own worker thread (one core each)',
     quiet: 'no progress and no per-epoch lines on stderr',
   },
 };
@@ -108,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   const seed = intOption('seed', v.seed, 1, 0, 2 ** 31 - 1);
   const minFlows = intOption('min-flows', v['min-flows'], 10, 1);
   const lr = numOption('lr', v.lr, 1e-3, 1e-7, 1);
+  const jobs = intOption('jobs', v.jobs, 1, 1, 256);
   const balance = pick('balance', v.balance, ['weights', 'sample'] as const)!;
   const kindOpt = pick<ArchKind>('arch', v.arch, ARCH_KINDS);
   const sizeOpt = pick<ArchSize>('size', v.size, ARCH_SIZES);
@@ -158,60 +164,50 @@ export async function run(argv: string[]): Promise<number> {
   log(`training ${todo.length} application(s) into ${dir}: ${arch.kind}/${arch.size}, ${ds.n} flows, up to ${epochs} epochs, batch ${batchSize}, seed ${seed}`);
 
   mkdirSync(dir, { recursive: true });
-  for (const app of todo) {
-    const bar = new EpochBar(!quiet && process.stderr.isTTY === true, app, epochs);
-    const curve = path.join(dir, `.${app}.curve.csv.tmp-${process.pid}`);
-    const t0 = performance.now();
-    let result;
-    try {
-      result = await trainOneClass({
-        app, X: ds.X, y: ds.y, split: ds.split, kind: arch.kind, size: arch.size, seed, epochs, batchSize,
-        patience, balance, learningRate: lr, normalizer, curveCsv: curve,
-        onBatch: (e, b, n) => bar.batch(e, b, n),
-        onEpoch: (e: EpochStats) => {
-          bar.clear();
-          log(`${app} epoch ${e.epoch}: loss ${e.loss.toFixed(4)} acc ${e.acc.toFixed(4)} val_loss ${e.valLoss.toFixed(4)} val_acc ${e.valAcc.toFixed(4)} (${e.seconds.toFixed(1)} s, ${Math.round(e.samples / e.seconds)} samples/s)`);
-        },
-      });
-    } catch (err) {
-      bar.clear();
-      rmSync(curve, { force: true });
-      throw err;
+  const engine = { tfjs: tf.version.tfjs, backend: info.name };
+  const task = (app: string): TrainAppTask => ({
+    app, dir, dataset: path.basename(file), X: ds.X, y: ds.y, split: ds.split, kind: arch.kind, size: arch.size,
+    seed, epochs, batchSize, patience, balance, learningRate: lr, normalizer: normalizer!,
+  });
+  const record = (r: TrainAppResult) => {
+    if (r.warning) log(r.warning);
+    recordApp(dir, r.app, { featureSet: ds.featureSet, arch, normalizer: normalizer!, engine, entry: r.entry });
+    log(r.summary);
+  };
+  if (jobs === 1 || todo.length === 1) {
+    for (const app of todo) {
+      const bar = new EpochBar(!quiet && process.stderr.isTTY === true, app, epochs);
+      record(await trainApp(task(app), { log, onBatch: (e, b, n) => bar.batch(e, b, n), beforeLog: () => bar.clear() }));
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const cal = calibrateVotingListDetailed(result.valScores, result.valIsPositive, 0.5, result.valQ);
-    if (result.data.validationPositive === 0) {
-      log(`warning: ${app}: the validation split has no flows of this application, so its recall is unknown and its voting list has no positive evidence (rebuild the dataset with more ${app} flows or another split)`);
-    }
-    let tp = 0, fp = 0, fn = 0;
-    for (let k = 0; k < result.valScores.length; k++) {
-      const said = result.valScores[k]! > 0.5;
-      if (said && result.valIsPositive[k]) tp++;
-      else if (said) fp++;
-      else if (result.valIsPositive[k]) fn++;
-    }
-    const best = result.history[result.bestEpoch - 1]!;
-    const metrics = {
-      valLoss: best.valLoss, valAcc: best.valAcc,
-      valPrecision: tp + fp > 0 ? tp / (tp + fp) : 0,
-      valRecall: tp + fn > 0 ? tp / (tp + fn) : 0,
-      bestEpoch: result.bestEpoch, epochs: result.history.length,
-      trainSeconds: Number(seconds.toFixed(3)),
-      samplesPerSecond: Math.round(result.history.reduce((a, h) => a + h.samples, 0) / result.history.reduce((a, h) => a + h.seconds, 0)),
-    };
-    const curveText = readFileSync(curve);
-    rmSync(curve, { force: true });
-    await saveApp(dir, app, result.model, {
-      featureSet: ds.featureSet, arch, normalizer: result.normalizer,
-      engine: { tfjs: tf.version.tfjs, backend: info.name },
-      entry: {
-        votingList: cal.votingList, trainedAt: new Date().toISOString(), metrics,
-        dataSummary: { ...result.data, dataset: path.basename(file), seed, calledPerGap: cal.called, correctPerGap: cal.correct },
-      },
-      extraFiles: { 'curve.csv': curveText },
-    });
-    result.model.dispose();
-    log(`${app}: ${metrics.epochs} epochs (best ${metrics.bestEpoch}), val acc ${metrics.valAcc.toFixed(4)}, precision ${metrics.valPrecision.toFixed(3)}, recall ${metrics.valRecall.toFixed(3)}, voting list [${cal.votingList.map((x) => x.toFixed(3)).join(' ')}], ${seconds.toFixed(1)} s`);
+    return 0;
   }
+  // Several applications at a time, one worker thread (and tfjs backend) each. Each result is
+  // recorded as it arrives; after a failure no new application is started, those running finish
+  // and are recorded, as the ones before a failure are when training one at a time.
+  const threads = Math.min(jobs, todo.length);
+  const pool = new Piscina<TrainWorkerTask, TrainWorkerResult>({
+    filename: siblingModule(import.meta.url, '../model/train-worker'),
+    minThreads: threads, maxThreads: threads, idleTimeout: 1000,
+  });
+  log(`${threads} applications at a time, one worker thread each`);
+  const queue = [...todo];
+  let failure: unknown = null;
+  const lane = async () => {
+    for (let app = queue.shift(); app !== undefined && failure === null; app = queue.shift()) {
+      try {
+        const r = await pool.run({ ...task(app), backend, verbose: !quiet });
+        if ('error' in r) throw fromWireError(r.error);
+        record(r.result);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: threads }, lane));
+  } finally {
+    await pool.destroy();
+  }
+  if (failure !== null) throw failure;
   return 0;
 }

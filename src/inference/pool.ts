@@ -5,10 +5,10 @@
  * SIGHUP swaps models without dropping a flow (batches in flight finish on the old models).
  */
 import { Piscina } from 'piscina';
-import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../model/engine.js';
 import type { Verdict } from '../flow/record.js';
-import { StnnError, type ErrorCode } from '../util/errors.js';
+import { StnnError, fromWireError } from '../util/errors.js';
+import { siblingModule } from '../util/paths.js';
 import type { InferenceResult, InferenceTask } from './worker.js';
 
 export interface InferencePoolOptions {
@@ -18,14 +18,6 @@ export interface InferencePoolOptions {
   /** Receives one line when a reload fails (the old models stay) or succeeds. */
   log?: (msg: string) => void;
 }
-
-/** A worker module next to this one, .ts under tsx and .js when built. */
-export function siblingModule(metaUrl: string, name: string): string {
-  const ext = metaUrl.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./${name}${ext}`, metaUrl));
-}
-
-const CODES = new Set(['STNN_USAGE', 'STNN_BAD_INPUT', 'STNN_CONFIG', 'STNN_MODEL', 'STNN_CAPABILITY', 'STNN_RUNTIME']);
 
 export class InferencePool {
   private readonly pool: Piscina<InferenceTask, InferenceResult>;
@@ -48,7 +40,7 @@ export class InferencePool {
     try {
       const rs = await Promise.all(Array.from({ length: opts.threads }, () => p.run(new Float32Array(0), 0)));
       const bad = rs.find((r) => r.error);
-      if (bad?.error) throw new StnnError((CODES.has(bad.error.code) ? bad.error.code : 'STNN_MODEL') as ErrorCode, bad.error.message);
+      if (bad?.error) throw fromWireError(bad.error, 'STNN_MODEL');
       p.apps = rs[0]!.apps;
     } catch (e) {
       await p.close();

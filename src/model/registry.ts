@@ -13,6 +13,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { StnnError } from '../util/errors.js';
@@ -183,23 +184,45 @@ export interface SaveInfo {
  * have the same feature set, architecture and normaliser.
  */
 export async function saveApp(dir: string, app: string, model: tf.LayersModel, info: SaveInfo): Promise<Manifest> {
-  checkAppName(app);
-  mkdirSync(dir, { recursive: true });
-  const now = new Date().toISOString();
+  checkAppCompatible(dir, info);
+  await writeAppFiles(dir, app, model, info.extraFiles);
+  return recordApp(dir, app, info);
+}
+
+/** Fails unless the directory (if it has a manifest) can take a model made with `info`. */
+function checkAppCompatible(dir: string, info: Pick<SaveInfo, 'featureSet' | 'arch' | 'normalizer'>): Manifest | null {
   const old = readManifest(dir, { featureSet: info.featureSet, arch: info.arch });
   if (old && JSON.stringify(old.normalizer) !== JSON.stringify(info.normalizer)) {
     throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: normalizer: the directory's normaliser differs from the one this model was trained with`);
   }
+  return old;
+}
+
+/**
+ * The first half of saveApp: the application's files (model.json, weights.bin, extra files), put in
+ * place by renaming a temporary directory. Files of different applications never collide, so
+ * several trainers (worker threads) may write at once; the manifest is recordApp's, one writer.
+ */
+export async function writeAppFiles(dir: string, app: string, model: tf.LayersModel, extraFiles: Record<string, string | Uint8Array> = {}): Promise<void> {
+  checkAppName(app);
+  mkdirSync(dir, { recursive: true });
   const { json, weights } = await modelFiles(model);
-  const tmp = path.join(dir, `.${app}.tmp-${process.pid}`);
+  const tmp = path.join(dir, `.${app}.tmp-${process.pid}-${threadId}`);
   const final = path.join(dir, app);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   writeFileSync(path.join(tmp, 'model.json'), json);
   writeFileSync(path.join(tmp, 'weights.bin'), weights);
-  for (const [name, body] of Object.entries(info.extraFiles ?? {})) writeFileSync(path.join(tmp, path.basename(name)), body);
+  for (const [name, body] of Object.entries(extraFiles)) writeFileSync(path.join(tmp, path.basename(name)), body);
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
+}
+
+/** The second half of saveApp: the application's manifest entry, rewritten atomically. */
+export function recordApp(dir: string, app: string, info: Omit<SaveInfo, 'extraFiles'>): Manifest {
+  checkAppName(app);
+  const now = new Date().toISOString();
+  const old = checkAppCompatible(dir, info);
   const m: Manifest = old ?? {
     format: MODEL_FORMAT_VERSION,
     featureSet: info.featureSet,

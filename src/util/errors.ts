@@ -40,3 +40,21 @@ export class StnnError extends Error {
 
 export const usageError = (msg: string) => new StnnError('STNN_USAGE', msg);
 export const inputError = (msg: string) => new StnnError('STNN_BAD_INPUT', msg);
+
+/** An error as it crosses a thread boundary (structured clone keeps neither class nor code). */
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+export function toWireError(e: unknown): WireError {
+  const err = e as { code?: unknown; message?: unknown };
+  return e instanceof StnnError
+    ? { code: e.code, message: e.message }
+    : { code: 'STNN_RUNTIME', message: typeof err?.message === 'string' ? err.message : String(e) };
+}
+
+/** The StnnError again; an unknown code becomes `fallback`. */
+export function fromWireError(w: WireError, fallback: ErrorCode = 'STNN_RUNTIME'): StnnError {
+  return new StnnError(Object.hasOwn(EXIT, w.code) ? (w.code as ErrorCode) : fallback, w.message);
+}

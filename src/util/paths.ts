@@ -12,3 +12,9 @@ export function packageRoot(): string {
     dir = up;
   }
 }
+
+/** A worker module beside the calling one (`name` relative to it): .ts under tsx, .js when built. */
+export function siblingModule(metaUrl: string, name: string): string {
+  const ext = metaUrl.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`./${name}${ext}`, metaUrl));
+}

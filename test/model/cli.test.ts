@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeDataset, DATASET_FORMAT } from '../../src/dataset/io.js';
@@ -9,6 +9,7 @@ import { mulberry32 } from '../../src/dataset/split.js';
 import { run as train } from '../../src/cli/train.js';
 import { run as models } from '../../src/cli/models.js';
 import { StnnError } from '../../src/util/errors.js';
+import { loadModels } from '../../src/model/registry.js';
 
 async function captureStdout(fn: () => Promise<number>): Promise<[number, string]> {
   const orig = process.stdout.write.bind(process.stdout);
@@ -21,7 +22,8 @@ async function captureStdout(fn: () => Promise<number>): Promise<[number, string
   }
 }
 
-test('stnn train adds apps to a model directory, --app retrains one, models list/remove', async () => {
+/** 150 synthetic flows: alpha (large first row), beta (large second row), background; 3:1:1 split. */
+function syntheticSet(withValidation = true): { dir: string; file: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'stnn-cli-'));
   const n = 150;
   const rnd = mulberry32(3);
@@ -31,7 +33,7 @@ test('stnn train adds apps to a model directory, --app retrains one, models list
   for (let i = 0; i < n; i++) {
     const c = ['alpha', 'beta', 'background'][i % 3]!;
     y.push(c);
-    split[i] = i % 5 < 3 ? 0 : i % 5 === 3 ? 1 : 2;
+    split[i] = i % 5 < 3 ? 0 : i % 5 === 3 ? (withValidation ? 1 : 0) : 2;
     for (let j = 0; j < 115; j++) X[i * 115 + j] = (c === 'alpha' && j < 23 ? 100 : c === 'beta' && j >= 23 && j < 46 ? 100 : 10) * (0.5 + rnd());
   }
   const file = path.join(dir, 'set.msgpack');
@@ -39,6 +41,11 @@ test('stnn train adds apps to a model directory, --app retrains one, models list
     format: DATASET_FORMAT, featureSet: FEATURE_SET_VERSION, names: [...FEATURE_NAMES], n, X, y, split,
     file: y.map(() => 'synthetic.pcap'), sni: y.map(() => ''), meta: {},
   });
+  return { dir, file };
+}
+
+test('stnn train adds apps to a model directory, --app retrains one, models list/remove', async () => {
+  const { dir, file } = syntheticSet();
   const mdir = path.join(dir, 'models');
   const common = ['--models', mdir, '--size', 'tiny', '--epochs', '2', '--batch', '32', '--quiet'];
   assert.equal(await train([file, ...common]), 0);
@@ -78,4 +85,38 @@ test('stnn train adds apps to a model directory, --app retrains one, models list
   assert.doesNotMatch(listing2, /^beta /m);
   await assert.rejects(models(['remove', '--models', mdir, 'beta']), /no application 'beta' \(have: alpha\)/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('stnn train --jobs 2: applications trained in worker threads, each recorded once; a worker\'s error keeps its code', async () => {
+  const { dir, file } = syntheticSet();
+  const mdir = path.join(dir, 'models');
+  const common = ['--models', mdir, '--size', 'tiny', '--epochs', '3', '--batch', '32', '--quiet'];
+  assert.equal(await train([file, ...common, '--jobs', '2']), 0);
+  const m = JSON.parse(readFileSync(path.join(mdir, 'manifest.json'), 'utf8'));
+  assert.deepEqual(Object.keys(m.apps).sort(), ['alpha', 'beta']);
+  for (const app of ['alpha', 'beta']) {
+    assert.equal(m.apps[app].dir, app);
+    assert.equal(m.apps[app].votingList.length, 7);
+    assert.equal(m.apps[app].dataSummary.trainPositive, 30);
+    assert.equal(m.apps[app].dataSummary.trainNegative, 60);
+    assert.ok(m.apps[app].metrics.epochs >= 1 && m.apps[app].metrics.epochs <= 3);
+    assert.equal(readFileSync(path.join(mdir, app, 'curve.csv'), 'utf8').split('\n')[0], 'epoch,loss,acc,val_loss,val_acc,seconds,samples');
+  }
+  // nothing temporary is left beside the models
+  assert.deepEqual(readdirSync(mdir).sort(), ['alpha', 'beta', 'manifest.json']);
+  // the directory loads and scores like one trained in a single thread
+  const { models: loaded } = await loadModels(mdir);
+  assert.deepEqual([...loaded.keys()], ['alpha', 'beta']);
+  for (const mm of loaded.values()) mm.dispose();
+
+  rmSync(dir, { recursive: true, force: true });
+
+  // an error inside a worker (here: no validation rows) arrives as the same StnnError
+  const noVal = syntheticSet(false);
+  const bad = path.join(noVal.dir, 'models');
+  await assert.rejects(train([noVal.file, '--models', bad, '--size', 'tiny', '--epochs', '1', '--quiet', '--jobs', '2']),
+    (e: unknown) => e instanceof StnnError && e.code === 'STNN_BAD_INPUT' && e.exitCode === 2 &&
+      /^app '(alpha|beta)': the validation split is empty \(needed for early stopping and the voting list\)$/.test(e.message));
+  assert.ok(!existsSync(path.join(bad, 'manifest.json')), 'nothing recorded');
+  rmSync(noVal.dir, { recursive: true, force: true });
 });
