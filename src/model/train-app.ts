@@ -10,27 +10,16 @@ import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { Normalizer } from './normalize.js';
 import { writeAppFiles, type AppEntry } from './registry.js';
-import type { ArchKind, ArchSize } from './stnn.js';
-import { trainOneClass, type EpochStats } from './train.js';
+import { trainOneClass, type EpochStats, type TrainOptions } from './train.js';
 import { calibrateVotingListDetailed } from './voting.js';
 
-export interface TrainAppTask {
-  app: string;
+/** What trainOneClass needs (without callbacks, so that it can be posted to a worker), and where to write. */
+export interface TrainAppTask extends Omit<TrainOptions, 'y' | 'onEpoch' | 'onBatch' | 'curveCsv' | 'learningRate' | 'normalizer'> {
   /** Model directory the application's files go to. */
   dir: string;
   /** Dataset file name, recorded in the entry's data summary. */
   dataset: string;
-  /** n × 115 raw features, row-major; labels; split per row (0 train, 1 validation, 2 test). */
-  X: Float32Array;
   y: string[];
-  split: Uint8Array;
-  kind: ArchKind;
-  size: ArchSize;
-  seed: number;
-  epochs: number;
-  batchSize: number;
-  patience: number;
-  balance: 'weights' | 'sample';
   learningRate: number;
   normalizer: Normalizer;
 }
