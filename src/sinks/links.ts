@@ -104,18 +104,35 @@ export class StreamLink implements Link {
     });
   }
 
-  close(): Promise<void> {
+  /**
+   * Flushes what is written (at most `flushMs`), sends our FIN, then waits at most `peerMs` for
+   * the receiver to close its side before destroying the socket. Receivers do not talk back,
+   * so nothing is lost by not waiting longer; without the bound, a receiver that keeps its
+   * side open would keep the socket, and so the process, alive.
+   */
+  close(flushMs = 1000, peerMs = 1000): Promise<void> {
     const sock = this.sock;
     this.sock = null;
     if (!sock) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
+      let timer: NodeJS.Timeout | null = null;
+      let closed = false;
+      const done = () => {
+        if (closed) return;
+        closed = true;
+        if (timer) clearTimeout(timer);
+        timer = null;
         sock.destroy();
         resolve();
-      }, 1000);
+      };
+      if (sock.destroyed) return done();
+      sock.once('close', done);
+      timer = setTimeout(done, flushMs);
       sock.end(() => {
-        clearTimeout(t);
-        resolve();
+        // Flushed and FIN sent: now a bounded wait for the peer's FIN ('close' follows it).
+        if (closed) return;
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(done, peerMs);
       });
     });
   }

@@ -1,0 +1,92 @@
+/**
+ * `stnn sensor --pcap` and its outputs at the edges: a TCP receiver that never closes its side.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { killSensors, spawnSensor, type Finished } from './helpers.js';
+
+const sample = path.join(repoRoot(), 'data', 'testbed', 'sample.pcap');
+let dir = '';
+
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'stnn-sensor-outputs-'));
+});
+after(() => {
+  killSensors();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function conf(name: string, lines: string[]): string {
+  const f = path.join(dir, name);
+  writeFileSync(f, lines.join('\n') + '\n');
+  return f;
+}
+
+/** The sensor's run, or a rejection when it has not exited after `ms` (it is then killed). */
+async function runWithin(args: string[], ms: number): Promise<Finished> {
+  const s = spawnSensor(args);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      s.child.kill('SIGKILL');
+      reject(new Error(`the sensor had not exited after ${ms} ms; stderr:\n${s.stderr()}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([s.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** stderr without the start-up line listing the defaults. */
+const lines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('stnn sensor: defaults for the keys not set:'));
+
+const DONE = 'stnn sensor: done: 4779 packets, 3739204 bytes, 38 flow records, 38 unclassified, kernel drops 0, ring drops 0';
+
+test('a syslog TCP receiver that never closes its side: every record arrives, the sensor exits 0 by itself', async () => {
+  // allowHalfOpen: the receiver reads our FIN but never sends its own.
+  const got: string[] = [];
+  let sawFin = false;
+  const conns = new Set<net.Socket>();
+  const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+    conns.add(s);
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const sp = buf.indexOf(0x20);
+        if (sp < 0) break;
+        const len = Number(buf.subarray(0, sp).toString('ascii'));
+        if (buf.length < sp + 1 + len) break;
+        got.push(buf.subarray(sp + 1, sp + 1 + len).toString('utf8'));
+        buf = buf.subarray(sp + 1 + len);
+      }
+    });
+    s.on('end', () => (sawFin = true));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  try {
+    const cfg = conf('halfopen.yaml', [
+      'metrics: { listen: off }',
+      `outputs: [{ type: syslog, transport: tcp, host: 127.0.0.1, port: ${port} }]`,
+    ]);
+    const r = await runWithin(['--config', cfg, '--pcap', sample], 30_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.signal, null);
+    assert.equal(lines(r.stderr).at(-1), DONE);
+    assert.equal(got.length, 38);
+    assert.equal(new Set(got.map((m) => JSON.parse(m.slice(m.indexOf('{'))).network.community_id)).size, 38);
+    assert.ok(sawFin, 'the sensor sent its FIN');
+  } finally {
+    for (const s of conns) s.destroy();
+    srv.close();
+  }
+});
