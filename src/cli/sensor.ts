@@ -65,6 +65,13 @@ export async function run(argv: string[]): Promise<number> {
       `done: ${s.packets} packets, ${s.bytes} bytes, ${s.records} flow records, ${uncl} unclassified, ` +
         `kernel drops ${s.kernelDrops}, ring drops ${s.ringDrops}`,
     );
+    // When an output lost records or failed, one line per output says how many it delivered.
+    if (s.sinks.some((k) => k.dropped > 0 || k.errors > 0)) {
+      for (const k of s.sinks) {
+        const left = k.spoolBytes > 0 ? `, ${k.spoolBytes} bytes left in the spool` : '';
+        log(`sink ${k.name}: sent ${k.sent}, dropped ${k.dropped}, errors ${k.errors}${left}`);
+      }
+    }
     // like `stnn features`: flows read before a damaged file's error are written, the run reports it
     return sensor.inputErrors > 0 ? 1 : 0;
   } finally {

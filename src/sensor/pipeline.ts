@@ -20,7 +20,7 @@ import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { N_FEATURES } from '../features/names.js';
 import { InferencePool } from '../inference/pool.js';
 import { siblingModule } from '../util/paths.js';
-import { createSinks, type MultiSink } from '../sinks/sink.js';
+import { createSinks, type MultiSink, type SinkStats } from '../sinks/sink.js';
 import { StnnError } from '../util/errors.js';
 import type { SensorConfig } from './config.js';
 import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
@@ -47,6 +47,8 @@ export interface SensorSummary {
   verdicts: Record<string, number>;
   unclassified: Record<string, number>;
   ended: Record<string, number>;
+  /** Per output, after it was flushed and closed (what a memory backlog still held is dropped). */
+  sinks: ({ name: string } & SinkStats)[];
   producer?: ProducerSummary;
 }
 
@@ -348,6 +350,7 @@ export class Sensor {
     const summary = this.summary();
     if (producer) summary.producer = producer;
     await this.teardown();
+    summary.sinks = this.sinkStats();
     return summary;
   }
 
@@ -377,8 +380,15 @@ export class Sensor {
     const s = this.snapshot();
     return {
       packets: s.packets, bytes: s.bytes, kernelDrops: s.kernelDrops, ringDrops: s.ringDrops, records: this.records,
-      verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, ended: s.ended,
+      verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, ended: s.ended, sinks: this.sinkStats(),
     };
+  }
+
+  private sinkStats(): ({ name: string } & SinkStats)[] {
+    return (this.sinks?.sinks ?? []).map((k) => {
+      const { sent, errors, spooled, dropped, spoolBytes } = k.stats();
+      return { name: k.name, sent, errors, spooled, dropped, spoolBytes };
+    });
   }
 
   /** Every counter summed over the shards, now. */
@@ -397,7 +407,7 @@ export class Sensor {
     DECODE_COUNTERS.forEach((name, i) => (decode[name] = this.decode.reduce((a, d) => a + d[i]!, 0)));
     const cs = this.capStats();
     const ringDrops = cs ? cs.ringDrops.reduce((a, b) => a + b, 0) : this.rings.reduce((a, r) => a + r.dropped, 0);
-    const sinks = (this.sinks?.sinks ?? []).map((k) => ({ name: k.name, ...k.stats() }));
+    const sinks = this.sinkStats();
     return {
       packets, bytes, kernelDrops: cs ? cs.kernelDrops : 0, ringDrops, activeFlows: active, ended, decode, shardStalls: stalls,
       verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, sinks,

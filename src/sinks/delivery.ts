@@ -319,7 +319,7 @@ export class Delivery {
     }
     // A memory backlog dies with the process: what it still holds is lost, and counted.
     if (!this.backlog.durable) this.stats.dropped += this.backlog.pending;
-    this.stats.spoolBytes = this.backlog.bytes;
+    this.stats.spoolBytes = this.backlog.durable ? this.backlog.bytes : 0;
     this.backlog.close();
   }
 }

@@ -17,6 +17,7 @@
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { getSystemErrorMap } from 'node:util';
 import { LinkError, type Link } from './delivery.js';
 
 export interface StreamTarget {
@@ -224,6 +225,14 @@ while True:
     out.write(bytes([r])); out.flush()
 `;
 
+/** What sendto() on a unix datagram socket said, named like Node's errors: 'ENOENT (no such socket)'. */
+export function errnoText(errno: number): string {
+  const special: Record<number, string> = { 2: 'no such socket', 111: 'no receiver is bound to it' };
+  const e = errno < 255 ? getSystemErrorMap().get(-errno) : undefined; // libuv codes are -errno on Linux
+  if (!e) return `errno ${errno}`;
+  return `${e[0]} (${special[errno] ?? e[1]})`;
+}
+
 export class UnixDgramLink implements Link {
   onDown?: (err: Error) => void;
   private proc: ChildProcess | null = null;
@@ -278,7 +287,7 @@ export class UnixDgramLink implements Link {
         this.waiting.push((status) => {
           if (status !== 0) {
             // 90 = EMSGSIZE on Linux: this datagram can never be sent; anything else is the socket.
-            reject(new LinkError(`unix datagram socket ${this.path}: ${status < 0 ? 'relay exited' : `errno ${status}`}`, i, status === 90));
+            reject(new LinkError(`unix datagram socket ${this.path}: ${status < 0 ? 'relay exited' : errnoText(status)}`, i, status === 90));
             return;
           }
           i++;

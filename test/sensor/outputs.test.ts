@@ -1,5 +1,6 @@
 /**
- * `stnn sensor --pcap` and its outputs at the edges: a TCP receiver that never closes its side.
+ * `stnn sensor --pcap` and its outputs at the edges: a TCP receiver that never closes its side,
+ * outputs that are down without a spool (the summary counts what each output lost).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
-import { killSensors, spawnSensor, type Finished } from './helpers.js';
+import { killSensors, readJsonl, spawnSensor, type Finished } from './helpers.js';
 
 const sample = path.join(repoRoot(), 'data', 'testbed', 'sample.pcap');
 let dir = '';
@@ -89,4 +90,42 @@ test('a syslog TCP receiver that never closes its side: every record arrives, th
     for (const s of conns) s.destroy();
     srv.close();
   }
+});
+
+test('outputs down without a spool: the summary says per output what was sent and dropped; unix socket errors are named', async () => {
+  const free = net.createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise((r) => free.close(r)); // nothing listens there now
+  const out = path.join(dir, 'down', 'verdicts.jsonl');
+  const nosock = path.join(dir, 'down', 'nosock');
+  // One connect attempt each within the run (the next would be a minute later).
+  const cfg = conf('down.yaml', [
+    'metrics: { listen: off }',
+    'outputs:',
+    `  - { type: jsonl, path: ${JSON.stringify(out)} }`,
+    `  - { type: syslog, name: siem, transport: tcp, host: 127.0.0.1, port: ${port}, backoff_min_ms: 60000 }`,
+    `  - { type: syslog, name: devlog, transport: unix, path: ${JSON.stringify(nosock)}, backoff_min_ms: 60000 }`,
+  ]);
+  const r = await runWithin(['--config', cfg, '--pcap', sample], 60_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readJsonl(out).length, 38);
+  const l = lines(r.stderr);
+  assert.ok(l.includes(`stnn sensor: sink siem: siem: connect failed: connect ECONNREFUSED 127.0.0.1:${port}`), r.stderr);
+  assert.ok(l.includes(`stnn sensor: sink devlog: devlog: link down: unix datagram socket ${nosock}: ENOENT (no such socket)`), r.stderr);
+  assert.deepEqual(l.slice(-4), [
+    DONE,
+    'stnn sensor: sink jsonl: sent 38, dropped 0, errors 0',
+    'stnn sensor: sink siem: sent 0, dropped 38, errors 1',
+    'stnn sensor: sink devlog: sent 0, dropped 38, errors 1',
+  ]);
+});
+
+test('all outputs fine: no per-output lines after the summary', async () => {
+  const out = path.join(dir, 'fine.jsonl');
+  const cfg = conf('fine.yaml', ['metrics: { listen: off }', `outputs: [{ type: jsonl, path: ${JSON.stringify(out)} }, { type: "null" }]`]);
+  const r = await runWithin(['--config', cfg, '--pcap', sample], 60_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lines(r.stderr).at(-1), DONE);
+  assert.equal(readJsonl(out).length, 38);
 });

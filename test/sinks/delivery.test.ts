@@ -131,6 +131,7 @@ test('without a spool, a down sink keeps a bounded memory backlog', async () => 
   assert.ok(four <= 5000 && four + f.format(record(4)).length > 5000);
   await sink.close();
   assert.equal(sink.stats().dropped, 10, 'the 4 held in memory are lost at close, and counted');
+  assert.equal(sink.stats().spoolBytes, 0, 'and no longer reported as waiting');
 });
 
 test('jsonl sink: one line per record, appended, features kept', async () => {

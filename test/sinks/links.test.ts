@@ -1,11 +1,15 @@
 /**
- * Links at close: a TCP receiver that never closes its side does not hold the socket (and the
- * process) open.
+ * Links at close and at failure: a TCP receiver that never closes its side does not hold the
+ * socket (and the process) open; a unix datagram socket's error is named like Node's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { StreamLink } from '../../src/sinks/links.js';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LinkError } from '../../src/sinks/delivery.js';
+import { errnoText, StreamLink, UnixDgramLink } from '../../src/sinks/links.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -81,5 +85,28 @@ test('TCP close: a receiver that closes its side too ends the wait at once', asy
     assert.equal(srv.received(), 3);
   } finally {
     await srv.close();
+  }
+});
+
+test('unix datagram errors are named: ENOENT (no such socket)', async () => {
+  assert.equal(errnoText(2), 'ENOENT (no such socket)');
+  assert.equal(errnoText(111), 'ECONNREFUSED (no receiver is bound to it)');
+  assert.equal(errnoText(13), 'EACCES (permission denied)');
+  assert.equal(errnoText(255), 'errno 255');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stnn-links-'));
+  const p = path.join(dir, 'nosock');
+  const link = new UnixDgramLink(p);
+  try {
+    await link.connect();
+    await assert.rejects(link.send([Buffer.from('a')]), (e: unknown) => {
+      assert.ok(e instanceof LinkError);
+      assert.equal(e.message, `unix datagram socket ${p}: ENOENT (no such socket)`);
+      assert.equal(e.accepted, 0);
+      assert.equal(e.refused, false);
+      return true;
+    });
+  } finally {
+    await link.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
