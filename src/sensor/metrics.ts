@@ -20,7 +20,7 @@ export interface MetricsSnapshot {
   /** Times a shard waited for the main thread to take its batches. */
   shardStalls: number;
   verdicts: Record<string, number>;
-  /** Flows emitted unclassified, by why: backlog (inference behind), no_model, error. */
+  /** Flows emitted unclassified, by why: backlog (inference behind), no_model, error, not_tls (flow.all_flows). */
   unclassified: Record<string, number>;
   sinks: { name: string; sent: number; errors: number; dropped: number; spoolBytes: number }[];
 }

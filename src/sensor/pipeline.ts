@@ -95,7 +95,7 @@ export class Sensor {
   private readonly inflight = new Set<Promise<void>>();
   private records = 0;
   private readonly verdicts: Record<string, number> = {};
-  private readonly unclassified: Record<string, number> = { backlog: 0, no_model: 0, error: 0 };
+  private readonly unclassified: Record<string, number> = { backlog: 0, no_model: 0, error: 0, not_tls: 0 };
 
   private constructor(opts: SensorOptions) {
     this.cfg = opts.config;
@@ -261,6 +261,8 @@ export class Sensor {
 
   private accept(rec: FlowRecord): void {
     this.records++;
+    // flow.all_flows: the models are for TLS flows only; any other flow is written unscored.
+    if (!rec.isTls) return this.emit(rec, UNCLASSIFIED, 'not_tls');
     if (!this.pool) return this.emit(rec, UNCLASSIFIED, 'no_model');
     if (this.backlog >= this.cfg.inference.maxBacklog) return this.emit(rec, UNCLASSIFIED, 'backlog');
     this.backlog++;
