@@ -20,7 +20,7 @@ import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { N_FEATURES } from '../features/names.js';
 import { InferencePool } from '../inference/pool.js';
 import { siblingModule } from '../util/paths.js';
-import { createSinks, type MultiSink, type SinkStats } from '../sinks/sink.js';
+import { checkSinkPaths, createSinks, type MultiSink, type SinkStats } from '../sinks/sink.js';
 import { StnnError } from '../util/errors.js';
 import type { SensorConfig } from './config.js';
 import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
@@ -153,9 +153,14 @@ export class Sensor {
       }
       metricsLine = `metrics on http://${this.metricsAddress.host}:${this.metricsAddress.port}/metrics`;
     }
-    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${o.name ?? o.type}: ${m}`) })));
+    // The models, and the sinks' paths, before any sink is opened: a bad model directory or
+    // output path leaves no verdict file, spool directory or cursor behind.
     if (ic.models) {
       this.pool = await InferencePool.open({ dir: ic.models, backend: ic.backend, threads: ic.threads, log: this.log });
+    }
+    checkSinkPaths(this.cfg.outputs);
+    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${o.name ?? o.type}: ${m}`) })));
+    if (this.pool) {
       this.log(`models from ${ic.models}: ${this.pool.apps.length} applications (${this.pool.apps.join(', ')}), ${ic.threads} inference thread(s)`);
     } else {
       this.log("no inference.models configured: features-only sensor, every verdict is 'unclassified'");

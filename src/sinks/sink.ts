@@ -27,7 +27,7 @@
  */
 import { StnnError } from '../util/errors.js';
 import type { SinkStats } from './delivery.js';
-import type { SpoolOptions } from './spool.js';
+import { checkSpoolDir, notCreatable, type SpoolOptions } from './spool.js';
 import { JsonlSink } from './jsonl.js';
 import { SyslogSink } from './syslog.js';
 import { KafkaSink } from './kafka.js';
@@ -155,6 +155,25 @@ export class MultiSink implements Sink {
       t.spoolBytes += x.spoolBytes;
     }
     return t;
+  }
+}
+
+/**
+ * Checks, without creating anything, the files and directories that building these sinks would
+ * make: each jsonl file can be opened for append (or made, with its directories), each spool
+ * directory can be made, is not given twice and is not locked by another running process.
+ * Errors are STNN_CONFIG, worded as the sinks' own. The sensor calls it before building any
+ * sink, so that a bad path in one output leaves no file made for another.
+ */
+export function checkSinkPaths(cfgs: SinkConfig[]): void {
+  const spools = new Set<string>();
+  for (const c of cfgs) {
+    if (c.type === 'jsonl' && typeof c.path === 'string' && c.path !== '' && c.path !== '-') {
+      const why = notCreatable(c.path, 'file');
+      if (why) throw new StnnError('STNN_CONFIG', `sink ${c.name ?? 'jsonl'}: cannot open ${c.path}: ${why}`);
+    } else if ((c.type === 'syslog' || c.type === 'kafka') && c.spool) {
+      checkSpoolDir(c.spool.dir, spools);
+    }
   }
 }
 

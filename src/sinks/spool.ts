@@ -68,6 +68,73 @@ interface Segment {
   records: number;
 }
 
+/** Throws when the `lock` file of `dir` names another live process. */
+function checkLock(dir: string): void {
+  const lockFile = path.join(dir, 'lock');
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(lockFile, 'utf8'));
+  } catch {
+    return; // no lock file: free
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  let alive = true;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (alive) throw new StnnError('STNN_CONFIG', `spool ${dir}: in use by process ${pid} (remove ${lockFile} if that is wrong)`);
+}
+
+/**
+ * Why `p` could not be made or opened for writing ('' when it could), found without creating
+ * anything: an existing `p` must be a writable file (`kind` 'file') or directory ('dir'); else
+ * its nearest existing ancestor must be a writable directory (mkdir -p would make the rest).
+ */
+export function notCreatable(p: string, kind: 'file' | 'dir'): string {
+  let q = path.resolve(p);
+  for (;;) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(q);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const up = path.dirname(q);
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && up !== q) {
+        q = up;
+        continue;
+      }
+      return (e as Error).message;
+    }
+    const self = q === path.resolve(p);
+    if (self && kind === 'file' && st.isDirectory()) return `${p} is a directory`;
+    if (!self || kind === 'dir') {
+      if (!st.isDirectory()) return `${self ? p : q} is not a directory`;
+    }
+    try {
+      fs.accessSync(q, self && kind === 'file' ? fs.constants.W_OK : fs.constants.W_OK | fs.constants.X_OK);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  }
+}
+
+/**
+ * What `new Spool({dir})` would refuse, checked without creating anything: a directory that
+ * cannot be made, one used twice in `taken` (resolved paths, added to), one locked by another
+ * live process. Errors are STNN_CONFIG, worded as the Spool's own.
+ */
+export function checkSpoolDir(dir: string, taken: Set<string>): void {
+  const key = path.resolve(dir);
+  if (taken.has(key) || openDirs.has(key)) throw new StnnError('STNN_CONFIG', `spool ${dir}: already used by another sink of this process`);
+  taken.add(key);
+  const why = notCreatable(dir, 'dir');
+  if (why) throw new StnnError('STNN_CONFIG', `spool ${dir}: ${why}`);
+  checkLock(dir);
+}
+
 export class Spool implements Backlog {
   readonly durable = true;
   readonly dir: string;
@@ -114,21 +181,7 @@ export class Spool implements Backlog {
     const key = path.resolve(this.dir);
     if (openDirs.has(key)) throw new StnnError('STNN_CONFIG', `spool ${this.dir}: already used by another sink of this process`);
     const lockFile = path.join(this.dir, 'lock');
-    try {
-      const pid = Number(fs.readFileSync(lockFile, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        let alive = true;
-        try {
-          process.kill(pid, 0);
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-        if (alive) throw new StnnError('STNN_CONFIG', `spool ${this.dir}: in use by process ${pid} (remove ${lockFile} if that is wrong)`);
-      }
-    } catch (e) {
-      if (e instanceof StnnError) throw e;
-      /* no lock file: free */
-    }
+    checkLock(this.dir);
     fs.writeFileSync(lockFile, String(process.pid));
     openDirs.add(key);
   }

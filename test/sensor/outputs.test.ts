@@ -1,10 +1,11 @@
 /**
  * `stnn sensor --pcap` and its outputs at the edges: a TCP receiver that never closes its side,
- * outputs that are down without a spool (the summary counts what each output lost).
+ * outputs that are down without a spool (the summary counts what each output lost), and a
+ * configuration check that fails (bad models, bad output path) without leaving files behind.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,4 +129,55 @@ test('all outputs fine: no per-output lines after the summary', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(lines(r.stderr).at(-1), DONE);
   assert.equal(readJsonl(out).length, 38);
+});
+
+function expectOneLine(r: Finished, line: string) {
+  assert.equal(r.stderr, `${line}\n`);
+  assert.equal(r.stdout, '');
+  assert.equal(r.code, 2);
+}
+
+test('a configuration that fails its check creates no verdict file, spool directory or cursor', async () => {
+  const base = path.join(dir, 'nofiles');
+  mkdirSync(base);
+  const models = path.join(base, 'models');
+  const outputs = [
+    'outputs:',
+    `  - { type: jsonl, path: ${JSON.stringify(path.join(base, 'log', 'verdicts.jsonl'))} }`,
+    `  - { type: syslog, transport: tcp, port: 1, spool: { dir: ${JSON.stringify(path.join(base, 'spool', 'syslog'))} } }`,
+  ];
+  const noModels = conf('nomodels.yaml', ['metrics: { listen: off }', `inference: { models: ${JSON.stringify(models)} }`, ...outputs]);
+  expectOneLine(await runWithin(['--config', noModels, '--pcap', sample], 60_000),
+    `stnn: ${models}/manifest.json: no model manifest (train with 'stnn train … --models ${models}')`);
+  assert.deepEqual(readdirSync(base), []);
+
+  // The last output's spool cannot be made (a regular file is in the way): the first output's
+  // file is not made either.
+  writeFileSync(path.join(base, 'file'), '');
+  const badSpool = conf('badspool.yaml', [
+    'metrics: { listen: off }',
+    'outputs:',
+    `  - { type: jsonl, path: ${JSON.stringify(path.join(base, 'log', 'verdicts.jsonl'))} }`,
+    `  - { type: syslog, transport: tcp, port: 1, spool: { dir: ${JSON.stringify(path.join(base, 'file', 'spool'))} } }`,
+  ]);
+  expectOneLine(await runWithin(['--config', badSpool, '--pcap', sample], 60_000),
+    `stnn: spool ${path.join(base, 'file', 'spool')}: ${path.join(base, 'file')} is not a directory`);
+  const badFile = conf('badfile.yaml', [
+    'metrics: { listen: off }',
+    'outputs:',
+    `  - { type: syslog, transport: tcp, port: 1, spool: { dir: ${JSON.stringify(path.join(base, 'spool'))} } }`,
+    `  - { type: jsonl, path: ${JSON.stringify(path.join(base, 'file', 'v.jsonl'))} }`,
+  ]);
+  expectOneLine(await runWithin(['--config', badFile, '--pcap', sample], 60_000),
+    `stnn: sink jsonl: cannot open ${path.join(base, 'file', 'v.jsonl')}: ${path.join(base, 'file')} is not a directory`);
+  const twice = conf('twice.yaml', [
+    'metrics: { listen: off }',
+    'outputs:',
+    `  - { type: jsonl, path: ${JSON.stringify(path.join(base, 'log', 'v.jsonl'))} }`,
+    `  - { type: syslog, transport: tcp, port: 1, spool: { dir: ${JSON.stringify(path.join(base, 'spool'))} } }`,
+    `  - { type: syslog, transport: udp, port: 1, spool: { dir: ${JSON.stringify(path.join(base, 'spool'))} } }`,
+  ]);
+  expectOneLine(await runWithin(['--config', twice, '--pcap', sample], 60_000),
+    `stnn: spool ${path.join(base, 'spool')}: already used by another sink of this process`);
+  assert.deepEqual(readdirSync(base), ['file']);
 });

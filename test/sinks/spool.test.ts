@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Spool, MemoryBacklog } from '../../src/sinks/spool.js';
+import { checkSinkPaths, type SinkConfig } from '../../src/sinks/sink.js';
+import { StnnError } from '../../src/util/errors.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'stnn-spool-'));
 const rec = (i: number, len = 20) => Buffer.from(`r${i}`.padEnd(len, '.'));
@@ -169,4 +171,33 @@ test('random operations agree with an in-memory model (seeded), across reopens',
   assert.ok(empties > 0, 'drained to empty at least once');
   assert.ok(dropped > 0 && next - dropped > 1000, `appended ${next}, dropped ${dropped}`);
   s.close();
+});
+
+test('checkSinkPaths: what opening the sinks would refuse, found without creating anything', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, '');
+  const bad = (cfgs: SinkConfig[], msg: string) =>
+    assert.throws(() => checkSinkPaths(cfgs), (e: unknown) => e instanceof StnnError && e.code === 'STNN_CONFIG' && e.message === msg);
+  bad([{ type: 'jsonl', path: path.join(file, 'a', 'v.jsonl') }], `sink jsonl: cannot open ${path.join(file, 'a', 'v.jsonl')}: ${file} is not a directory`);
+  bad([{ type: 'jsonl', name: 'out', path: dir }], `sink out: cannot open ${dir}: ${dir} is a directory`);
+  bad([{ type: 'syslog', transport: 'udp', spool: { dir: file } }], `spool ${file}: ${file} is not a directory`);
+  bad([{ type: 'kafka', brokers: ['k:9092'], topic: 't', spool: { dir: path.join(file, 's') } }], `spool ${path.join(file, 's')}: ${file} is not a directory`);
+  const s = path.join(dir, 'deep', 'spool');
+  bad([{ type: 'syslog', transport: 'udp', spool: { dir: s } }, { type: 'kafka', brokers: ['k:9092'], topic: 't', spool: { dir: s + '/' } }],
+    `spool ${s}/: already used by another sink of this process`);
+  fs.mkdirSync(path.join(dir, 'locked'));
+  fs.writeFileSync(path.join(dir, 'locked', 'lock'), '1'); // pid 1 is alive
+  bad([{ type: 'syslog', transport: 'udp', spool: { dir: path.join(dir, 'locked') } }],
+    `spool ${path.join(dir, 'locked')}: in use by process 1 (remove ${path.join(dir, 'locked', 'lock')} if that is wrong)`);
+  // Fine: new files and directories below existing ones, an existing file, stdout, the null sink.
+  checkSinkPaths([
+    { type: 'jsonl', path: path.join(dir, 'x', 'y', 'v.jsonl') },
+    { type: 'jsonl', path: file },
+    { type: 'jsonl', path: '-' },
+    { type: 'syslog', transport: 'udp', spool: { dir: s } },
+    { type: 'null' },
+  ]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['file', 'locked']);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
