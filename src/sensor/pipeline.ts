@@ -13,7 +13,7 @@
 import { statSync } from 'node:fs';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { AfPacketCapture, type AfPacketStats } from '../capture/afpacket.js';
+import { AfPacketCapture, compileFilter, LINKTYPE_ETHERNET, loadAfPacketAddon, type AfPacketStats } from '../capture/afpacket.js';
 import { createRingBuffer, SpscRing } from '../capture/ring.js';
 import { checkCaptures } from '../flow/extract.js';
 import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
@@ -126,6 +126,17 @@ export class Sensor {
     const live = !pcap || pcap.length === 0;
     // Regular files are checked up front; a FIFO is not (reading its magic would consume it).
     if (!live) checkCaptures(pcap!.filter((f) => !isFifo(f)));
+    // A replay checks the configuration the live sensor would run with: a filter that does not
+    // compile is the live capture's error. Only when the addon is built: without it live capture
+    // fails anyway (and says why), a replay does not need it. The filter is not applied to the
+    // replayed frames.
+    if (!live && cc.bpf && loadAfPacketAddon()) {
+      try {
+        compileFilter(cc.bpf, cc.snaplen, LINKTYPE_ETHERNET);
+      } catch (e) {
+        throw e instanceof StnnError ? new StnnError(e.code, `afpacket: ${e.message}`) : e;
+      }
+    }
     for (let k = 0; k < cc.shards; k++) {
       this.rings.push(new SpscRing(createRingBuffer(cc.ringBytes)));
       this.counters.push(new Float64Array(new SharedArrayBuffer(N_COUNTERS * 8)));

@@ -1,7 +1,8 @@
 /**
  * `stnn sensor --pcap` and its outputs at the edges: a TCP receiver that never closes its side,
  * outputs that are down without a spool (the summary counts what each output lost), and a
- * configuration check that fails (bad models, bad output path) without leaving files behind.
+ * configuration check that fails (bad models, bad output path, bad capture.bpf) without leaving
+ * files behind.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afpacketLoadError } from '../../src/capture/afpacket.js';
 import { repoRoot } from '../helpers/paths.js';
 import { killSensors, readJsonl, spawnSensor, type Finished } from './helpers.js';
 
@@ -180,4 +182,18 @@ test('a configuration that fails its check creates no verdict file, spool direct
   expectOneLine(await runWithin(['--config', twice, '--pcap', sample], 60_000),
     `stnn: spool ${path.join(base, 'spool')}: already used by another sink of this process`);
   assert.deepEqual(readdirSync(base), ['file']);
+});
+
+const addon = afpacketLoadError();
+
+test('--pcap checks capture.bpf as the live capture does: a bad filter is one line, exit 2', { skip: addon ? `the stnn-afpacket addon is not built: ${addon}` : false }, async () => {
+  const out = path.join(dir, 'bpf', 'v.jsonl');
+  const bad = conf('bpf.yaml', ['metrics: { listen: off }', "capture: { bpf: 'tcp prt 443' }", `outputs: [{ type: jsonl, path: ${JSON.stringify(out)} }]`]);
+  expectOneLine(await runWithin(['--config', bad, '--pcap', sample], 60_000),
+    "stnn: afpacket: filter 'tcp prt 443': can't parse filter expression: syntax error");
+  assert.deepEqual(readJsonl(out), []);
+  const good = conf('bpf-ok.yaml', ['metrics: { listen: off }', "capture: { bpf: 'tcp port 443' }", `outputs: [{ type: jsonl, path: ${JSON.stringify(out)} }]`]);
+  const r = await runWithin(['--config', good, '--pcap', sample], 60_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readJsonl(out).length, 38);
 });
