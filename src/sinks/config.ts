@@ -82,6 +82,8 @@ const drop = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o)
 /** Validates one entry of the `sinks` list; `key` names it in errors (e.g. 'sinks[0]'). */
 export function sinkConfigFrom(raw: unknown, key: string): SinkConfig {
   if (!isObj(raw)) return fail(key, 'must be a mapping with a type (jsonl, syslog, kafka, null)');
+  // `type: null` unquoted is YAML's null value, not the string: say how to write the null sink.
+  if ('type' in raw && raw.type === null) fail(`${key}.type`, 'no value (YAML reads an unquoted null as no value: for the null sink write type: "null")');
   const type = oneOf(raw, key, 'type', ['jsonl', 'syslog', 'kafka', 'null'] as const, true)!;
   const name = str(raw, key, 'name');
   switch (type) {

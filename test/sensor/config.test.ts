@@ -76,3 +76,24 @@ test('unreadable or malformed files give one line', () => {
   assert.throws(() => loadConfig(path.join(dir, 'none.yaml')), (e: unknown) => e instanceof StnnError && e.message === `${path.join(dir, 'none.yaml')}: no such file`);
   rmSync(dir, { recursive: true });
 });
+
+test('outputs: `type: null` unquoted is YAML null: the error says to quote it; quoted it is the null sink', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stnn-conf-'));
+  const f = path.join(dir, 'null.yaml');
+  for (const v of ['null', '~', '']) {
+    writeFileSync(f, `outputs:\n  - type: jsonl\n    path: /tmp/x.jsonl\n  - type: ${v}\n`);
+    assert.throws(() => loadConfig(f, { pcap: true }), (e: unknown) => {
+      assert.ok(e instanceof StnnError);
+      assert.equal(e.exitCode, 2);
+      assert.equal(e.message, `${f}: outputs[1].type: no value (YAML reads an unquoted null as no value: for the null sink write type: "null")`);
+      return true;
+    });
+  }
+  writeFileSync(f, 'outputs:\n  - name: x\n');
+  assert.throws(() => loadConfig(f, { pcap: true }), (e: unknown) => e instanceof StnnError && e.message === `${f}: outputs[0].type: missing (one of jsonl, syslog, kafka, null)`);
+  for (const q of ['"null"', "'null'"]) {
+    writeFileSync(f, `outputs:\n  - type: ${q}\n`);
+    assert.deepEqual(loadConfig(f, { pcap: true }).outputs, [{ type: 'null' }]);
+  }
+  rmSync(dir, { recursive: true });
+});
