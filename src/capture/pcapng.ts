@@ -68,21 +68,30 @@ export class PcapngReader implements CaptureReader {
     private readonly inp: FileInput,
   ) {
     this.totalBytes = inp.size;
-    const avail = inp.need(28);
-    const bom = avail >= 12 ? inp.view.getUint32(inp.pos + 8, false) : 0;
-    if (avail < 28 || (bom !== BOM && bom !== 0x4d3c2b1a)) {
+    // The first block, the section header, must be whole before this is a capture: a file
+    // cut inside it is bad input (exit 2) like a pcap cut inside its file header, not a
+    // truncated capture. next() reads the block again from the buffer.
+    const bad = (reason: string): never => {
       inp.close();
-      throw new StnnError(
-        'STNN_BAD_INPUT',
-        `${path}: not a valid pcapng file (${avail < 28 ? 'section header block cut short' : 'bad byte-order magic'})`,
-      );
-    }
+      throw new StnnError('STNN_BAD_INPUT', `${path}: ${reason}`);
+    };
+    let avail = inp.need(28);
+    if (avail < 12) bad(`truncated pcapng section header block (${avail} bytes, need at least 28)`);
+    const bom = inp.view.getUint32(inp.pos + 8, false);
+    if (bom !== BOM && bom !== 0x4d3c2b1a) bad('not a valid pcapng file (bad byte-order magic)');
     const le = bom !== BOM;
-    const major = inp.view.getUint16(inp.pos + 12, le);
-    if (major !== 1) {
-      inp.close();
-      throw new StnnError('STNN_BAD_INPUT', `${path}: unsupported pcapng version ${major}`);
+    const len = inp.view.getUint32(inp.pos + 4, le);
+    if (len < 28 || (len & 3) !== 0 || len > MAX_RECORD_BYTES) {
+      bad(`not a valid pcapng file (section header block total length ${len})`);
     }
+    avail = inp.need(len);
+    if (avail < len) bad(`truncated pcapng section header block (${avail} bytes, need ${len})`);
+    const trailer = inp.view.getUint32(inp.pos + len - 4, le);
+    if (trailer !== len) {
+      bad(`not a valid pcapng file (section header block total length ${len} differs from trailing ${trailer})`);
+    }
+    const major = inp.view.getUint16(inp.pos + 12, le);
+    if (major !== 1) bad(`unsupported pcapng version ${major}`);
   }
 
   next(out: RawFrame): boolean {

@@ -368,7 +368,7 @@ test('bad input: missing, empty, directory, garbage, short and header-only files
   const hdr = file(buildPcap([]).subarray(0, 20));
   cases.push([hdr, `${hdr}: truncated pcap file header (20 bytes, need 24)`]);
   const ng = file(buildPcapng([]).subarray(0, 16));
-  cases.push([ng, `${ng}: not a valid pcapng file (section header block cut short)`]);
+  cases.push([ng, `${ng}: truncated pcapng section header block (16 bytes, need 28)`]);
   const ngBom = buildPcapng([]);
   ngBom[8] = 0x11;
   const ngb = file(ngBom);
@@ -384,6 +384,54 @@ test('bad input: missing, empty, directory, garbage, short and header-only files
       msg,
     );
   }
+});
+
+test('a file cut inside its first block (pcap file header, pcapng section header) is bad input at open, at every cut point', () => {
+  const badInput = (p: string, msg: string) =>
+    assert.throws(
+      () => openCapture(p),
+      (e: unknown) => e instanceof StnnError && e.code === 'STNN_BAD_INPUT' && e.exitCode === 2 && e.message === msg,
+      msg,
+    );
+  const pcap = buildPcap([{ ts: 1, bytes: A }]);
+  for (let n = 4; n < 24; n++) {
+    const p = file(pcap.subarray(0, n));
+    badInput(p, `${p}: truncated pcap file header (${n} bytes, need 24)`);
+  }
+  const shbOptions = [
+    { code: 2, value: 'Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz (with SSE4.2)' },
+    { code: 3, value: 'Linux 6.1.0-13-amd64' },
+    { code: 4, value: 'Dumpcap (Wireshark) 4.0.11 (Git v4.0.11 packaged as 4.0.11-1~deb12u1)' },
+  ];
+  for (const bigEndian of [false, true]) {
+    const ng = buildPcapng([{ ts: 1, bytes: A }], { shbOptions, bigEndian });
+    const shbLen = new DataView(ng.buffer, ng.byteOffset).getUint32(4, !bigEndian);
+    assert.equal(shbLen, 28 + 4 + 56 + 4 + 20 + 4 + 72 + 4, 'SHB with three options and opt_endofopt');
+    for (let n = 4; n < shbLen; n++) {
+      const p = file(ng.subarray(0, n), 'pcapng');
+      badInput(p, `${p}: truncated pcapng section header block (${n} bytes, need ${n < 12 ? 'at least 28' : shbLen})`);
+    }
+    // the section header whole: a capture; a cut after it is a truncated capture (exit 1)
+    assert.deepEqual(readAll(file(ng.subarray(0, shbLen), 'pcapng')), []);
+    const p = file(ng.subarray(0, shbLen + 8), 'pcapng');
+    expectTruncated(p, 0, `${p}: truncated record at byte offset ${shbLen} (block header of 12 bytes, 8 present)`);
+    const q = file(ng.subarray(0, shbLen + 40), 'pcapng');
+    expectTruncated(q, 0, `${q}: truncated record at byte offset ${shbLen + 20} (block of 88 bytes, 20 present)`);
+  }
+  // a first block whose lengths say it is no section header
+  const ng = buildPcapng([{ ts: 1, bytes: A }]);
+  const badLen = ng.slice();
+  new DataView(badLen.buffer).setUint32(4, 26, true);
+  let p = file(badLen, 'pcapng');
+  badInput(p, `${p}: not a valid pcapng file (section header block total length 26)`);
+  const badTrail = ng.slice();
+  new DataView(badTrail.buffer).setUint32(24, 32, true);
+  p = file(badTrail, 'pcapng');
+  badInput(p, `${p}: not a valid pcapng file (section header block total length 28 differs from trailing 32)`);
+  const v2 = ng.slice();
+  v2[12] = 2;
+  p = file(v2, 'pcapng');
+  badInput(p, `${p}: unsupported pcapng version 2`);
 });
 
 test('a capture with a header and no packets is valid and empty', () => {

@@ -392,6 +392,8 @@ export interface PcapngSection {
   frames: GenFrame[];
   /** Extra blocks [type, body] written after the IDBs (e.g. unknown types to be skipped). */
   extraBlocks?: Array<{ type: number; body: Uint8Array }>;
+  /** Section header options as dumpcap writes them (2 shb_hardware, 3 shb_os, 4 shb_userappl). */
+  shbOptions?: Array<{ code: number; value: string }>;
 }
 
 function block(le: boolean, type: number, body: Uint8Array): Uint8Array {
@@ -417,7 +419,13 @@ export function buildPcapngSections(sections: PcapngSection[]): Uint8Array {
   for (const sec of sections) {
     const le = !sec.bigEndian;
     const ifs = sec.interfaces ?? [{}];
-    out.push(block(le, 0x0a0d0d0a, new Out(le).u32(0x1a2b3c4d).u16(1).u16(0).u64(-1n).done()));
+    const shb = new Out(le).u32(0x1a2b3c4d).u16(1).u16(0).u64(-1n);
+    for (const o of sec.shbOptions ?? []) {
+      const v = new TextEncoder().encode(o.value);
+      shb.u16(o.code).u16(v.length).bytes(v).pad4();
+    }
+    if (sec.shbOptions?.length) shb.u16(0).u16(0);
+    out.push(block(le, 0x0a0d0d0a, shb.done()));
     for (const i of ifs) {
       const o = new Out(le).u16(i.linkType ?? LINKTYPE_OF[i.link ?? 'ethernet']).u16(0).u32(i.snaplen ?? 0);
       if (i.tsresol !== undefined) o.u16(9).u16(1).u8(i.tsresol).pad4();
