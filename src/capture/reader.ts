@@ -2,7 +2,7 @@
  * The common interface of capture file readers, and openCapture, which picks
  * the reader from the file's magic number (not from its name).
  */
-import { fstatSync, openSync, closeSync } from 'node:fs';
+import { fstatSync, openSync, closeSync, statSync } from 'node:fs';
 import { StnnError } from '../util/errors.js';
 import { FileInput, PcapReader, PCAP_MAGIC_KUZNETSOV, PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC } from './pcap.js';
 import { PcapngReader } from './pcapng.js';
@@ -56,6 +56,21 @@ function isPcapMagic(m: number): boolean {
     if (x === PCAP_MAGIC_USEC || x === PCAP_MAGIC_NSEC || x === PCAP_MAGIC_KUZNETSOV) return true;
   }
   return false;
+}
+
+/**
+ * True when `path` is read as a stream: a FIFO, a pipe or socket (/dev/stdin, /dev/fd/N) or a
+ * character device. Its bytes can be read once only, so it must not be opened just to be
+ * checked. False for regular files, directories and paths that do not exist (openCapture
+ * reports those).
+ */
+export function isStreamInput(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isFIFO() || st.isSocket() || st.isCharacterDevice();
+  } catch {
+    return false;
+  }
 }
 
 /**

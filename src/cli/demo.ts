@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { labelFor, loadLabelRules } from '../dataset/labels.js';
 import { confusionMatrix, evalLabels, paperMetrics } from '../eval/metrics.js';
-import { extractFlows } from '../flow/extract.js';
+import { checkCaptures, extractFlows } from '../flow/extract.js';
 import type { FlowRecord, Verdict } from '../flow/record.js';
 import { Classifier } from '../inference/classifier.js';
 import { parseBackendOption } from '../model/engine.js';
@@ -47,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   // the shipped model is optional; a directory the user names must exist
   const modelsDir = v.models ?? DEFAULT_MODELS;
   const rules = loadLabelRules(v.labels!);
+  checkCaptures([capture]); // a missing or foreign capture fails before any output (a FIFO when opened)
   const t0 = process.hrtime.bigint();
   const hasModel = v.models !== undefined || existsSync(join(modelsDir, 'manifest.json'));
   process.stdout.write(`stnn demo: ${rel(capture)}, labels ${rel(v.labels!)}\n`);

@@ -1,6 +1,6 @@
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/names.js';
 import { checkCaptures, extractFlows, type ExtractSummary } from '../flow/extract.js';
-import { createWriter, type OutputFormat } from '../output/writers.js';
+import { createWriter, type FlowWriter, type OutputFormat } from '../output/writers.js';
 import { usageError } from '../util/errors.js';
 import { numOption, intOption, parseCommand, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
@@ -80,19 +80,24 @@ export async function run(argv: string[]): Promise<number> {
   const progress = new Progress(!v.quiet && process.stderr.isTTY === true);
   const t0 = process.hrtime.bigint();
   checkCaptures(files); // a bad input fails before any output is opened or truncated
-  const writer = createWriter(format, v.out as string | undefined);
+  // The output opens once the first input is open and recognised: a FIFO or pipe is only
+  // validated then, and a bad one must not leave a header record or a truncated --out file.
+  let writer: FlowWriter | null = null;
   let summary: ExtractSummary;
   try {
     summary = await extractFlows(files, {
       allFlows: Boolean(v['all-flows']),
       tunnels: !v['no-tunnels'],
       flow,
-      onFlow: (f) => writer.write(f),
+      onOpen: () => {
+        writer ??= createWriter(format, v.out as string | undefined);
+      },
+      onFlow: (f) => writer!.write(f),
       onProgress: (p) => progress.update(p.fileIndex + p.bytesRead / Math.max(1, p.totalBytes), p.files, p.file, p.frames),
     });
   } finally {
     progress.done();
-    await writer.close();
+    await (writer as FlowWriter | null)?.close();
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (!v.quiet) process.stderr.write(formatSummary(summary, secs));

@@ -2,7 +2,7 @@
  * Offline pipeline: capture files → decode → flow table → FlowRecords.
  * The live sensor runs the same decode → flow table path with another packet source.
  */
-import { newRawFrame, openCapture } from '../capture/reader.js';
+import { isStreamInput, newRawFrame, openCapture } from '../capture/reader.js';
 import { decodeFrame, DecodeCounters } from '../decode/index.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { N_FEATURES } from '../features/names.js';
@@ -24,6 +24,11 @@ export interface ExtractOptions {
    * consumer (classification) catch up, which bounds the flows waiting for it.
    */
   drain?: () => Promise<void>;
+  /**
+   * Called when a file has been opened and recognised as a capture, before its first frame
+   * (a stream input is only validated then: see checkCaptures).
+   */
+  onOpen?: (file: string, fileIndex: number) => void;
   /** Called about every 64k frames and at the end of each file. */
   onProgress?: (p: { file: string; fileIndex: number; files: number; bytesRead: number; totalBytes: number; frames: number }) => void;
 }
@@ -75,9 +80,13 @@ export function flowToRecord(f: Flow, reason: EndReason, file?: string): FlowRec
   return rec;
 }
 
-/** Opens every file first so that a missing or foreign file fails before any work (exit 2). */
+/**
+ * Opens every regular file first so that a missing or foreign file fails before any work
+ * (exit 2). FIFOs, pipes (/dev/stdin) and character devices are left alone: reading their
+ * magic would consume it. They are validated when extractFlows opens them, once.
+ */
 export function checkCaptures(paths: string[]): void {
-  for (const p of paths) openCapture(p).close();
+  for (const p of paths) if (!isStreamInput(p)) openCapture(p).close();
 }
 
 export async function extractFlows(paths: string[], opts: ExtractOptions): Promise<ExtractSummary> {
@@ -105,6 +114,12 @@ export async function extractFlows(paths: string[], opts: ExtractOptions): Promi
     };
     const table = new FlowTable({ ...opts.flow, allFlows: Boolean(opts.allFlows) }, onEnd);
     const reader = openCapture(path);
+    try {
+      opts.onOpen?.(path, i);
+    } catch (e) {
+      reader.close();
+      throw e;
+    }
     let frames = 0;
     try {
       while (reader.next(frame)) {

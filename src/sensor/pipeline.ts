@@ -10,7 +10,6 @@
  * gets no per-packet callback. When inference falls behind, flows beyond inference.max_backlog
  * are emitted at once as 'unclassified' (counted): capture never waits for the models.
  */
-import { statSync } from 'node:fs';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AfPacketCapture, compileFilter, LINKTYPE_ETHERNET, loadAfPacketAddon, type AfPacketStats } from '../capture/afpacket.js';
@@ -50,14 +49,6 @@ export interface SensorSummary {
   /** Per output, after it was flushed and closed (what a memory backlog still held is dropped). */
   sinks: ({ name: string } & SinkStats)[];
   producer?: ProducerSummary;
-}
-
-function isFifo(path: string): boolean {
-  try {
-    return statSync(path).isFIFO();
-  } catch {
-    return false;
-  }
 }
 
 export const UNCLASSIFIED: Readonly<Verdict> = Object.freeze({ app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
@@ -124,8 +115,8 @@ export class Sensor {
   private async open(pcap: string[] | undefined): Promise<void> {
     const { capture: cc, inference: ic } = this.cfg;
     const live = !pcap || pcap.length === 0;
-    // Regular files are checked up front; a FIFO is not (reading its magic would consume it).
-    if (!live) checkCaptures(pcap!.filter((f) => !isFifo(f)));
+    // Regular files are checked up front; FIFOs and pipes when the producer opens them.
+    if (!live) checkCaptures(pcap!);
     // A replay checks the configuration the live sensor would run with: a filter that does not
     // compile is the live capture's error. Only when the addon is built: without it live capture
     // fails anyway (and says why), a replay does not need it. The filter is not applied to the
