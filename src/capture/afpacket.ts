@@ -61,9 +61,16 @@ export interface AfPacketOptions {
 }
 
 export interface AfPacketStats {
-  /** Packets and wire bytes the capture thread took from the kernel ring. */
+  /** Packets and wire bytes the capture thread took from the kernel ring and routed to a shard. */
   packets: number;
   bytes: number;
+  /**
+   * On a loopback interface, the outgoing copies skipped: the kernel delivers each loopback
+   * packet twice (sent, then received) and only the received one is kept, as libpcap does.
+   * Not in `packets`; in `kernelPackets`. Always 0 on other interfaces, whose outgoing
+   * packets are kept.
+   */
+  loopbackDuplicates: number;
   /** Packets whose record kept fewer bytes than the wire length (snap length). */
   truncated: number;
   /** PACKET_STATISTICS, accumulated (the kernel resets them on each read). */

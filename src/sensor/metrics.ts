@@ -13,6 +13,8 @@ export interface MetricsSnapshot {
   bytes: number;
   kernelDrops: number;
   ringDrops: number;
+  /** Live on a loopback interface: outgoing copies skipped (each packet is also seen incoming). */
+  loopbackDuplicates: number;
   activeFlows: number;
   ended: Record<string, number>;
   /** DecodeCounters' fields summed over the shards: link layers, protocols, fragments, skips. */
@@ -53,6 +55,7 @@ export class SensorMetrics {
     counter('stnn_bytes_total', 'Wire bytes of those packets', [], (c, s) => c.inc(s.bytes));
     counter('stnn_kernel_drops_total', 'Packets the kernel dropped (PACKET_STATISTICS)', [], (c, s) => c.inc(s.kernelDrops));
     counter('stnn_ring_drops_total', 'Packets dropped because a shard ring was full', [], (c, s) => c.inc(s.ringDrops));
+    counter('stnn_loopback_duplicates_total', 'Outgoing copies of loopback packets skipped (each is kept as received)', [], (c, s) => c.inc(s.loopbackDuplicates));
     gauge('stnn_active_flows', 'Flows held in the flow tables', [], (g, s) => g.set(s.activeFlows));
     counter('stnn_flows_ended_total', 'Flows ended, by reason', ['reason'], (c, s) => {
       for (const reason of END_REASONS) c.inc({ reason }, s.ended[reason] ?? 0);

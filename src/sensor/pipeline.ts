@@ -418,7 +418,8 @@ export class Sensor {
     const ringDrops = cs ? cs.ringDrops.reduce((a, b) => a + b, 0) : this.rings.reduce((a, r) => a + r.dropped, 0);
     const sinks = this.sinkStats();
     return {
-      packets, bytes, kernelDrops: cs ? cs.kernelDrops : 0, ringDrops, activeFlows: active, ended, decode, shardStalls: stalls,
+      packets, bytes, kernelDrops: cs ? cs.kernelDrops : 0, ringDrops, loopbackDuplicates: cs ? cs.loopbackDuplicates : 0,
+      activeFlows: active, ended, decode, shardStalls: stalls,
       verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, sinks,
     };
   }

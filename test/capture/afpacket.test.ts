@@ -24,6 +24,7 @@ const TCP_PORT = 7778;
 const VLAN_ID = 5;
 const VLAN_LEN = 20;
 const FANOUT_GROUP = 4242;
+const LO_PORT = 7779;
 
 /** Python: sends two VLAN-tagged UDP frames (10.78.0.2:40000 <-> 10.78.0.1:7777) on argv[1]. */
 const VLAN_SENDER = `
@@ -226,6 +227,34 @@ async function ifGoneRole(ifname: string): Promise<void> {
   process.stdout.write(JSON.stringify({ deleted: del.status === 0, during, final, finished: r.finished }) + '\n');
 }
 
+/** Inside a fresh namespace: capture on its lo while UDP datagrams go to an echo server on 127.0.0.1. */
+async function loopbackRole(): Promise<void> {
+  const r = new SpscRing(createRingBuffer(1 << 20));
+  const cap = AfPacketCapture.open({ interface: 'lo', rings: [r], blockSize: 1 << 16, blockCount: 4, blockTimeoutMs: 2, filter: `udp port ${LO_PORT}` });
+  cap.start();
+  const srv = dgram.createSocket('udp4');
+  srv.on('message', (m, rinfo) => srv.send(m, rinfo.port, rinfo.address));
+  await new Promise<void>((res) => srv.bind(LO_PORT, '127.0.0.1', res));
+  const cli = dgram.createSocket('udp4');
+  for (let i = 0; i < UDP_LENS.length; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no echo on lo')), 3000);
+      cli.once('message', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      cli.send(payloadOf(i, UDP_LENS[i]!), LO_PORT, '127.0.0.1');
+    });
+  }
+  await new Promise((res) => setTimeout(res, 300));
+  const stats = cap.stop();
+  cli.close();
+  srv.close();
+  const records: Rec[] = [];
+  drain(r, 0, records);
+  process.stdout.write(JSON.stringify({ stats, records, linkType: cap.linkType }) + '\n');
+}
+
 /** Tries to open a capture without privileges and prints the error. */
 function noCapRole(): void {
   try {
@@ -309,6 +338,8 @@ if (!isMainThread && workerData?.role === 'waiter') {
   await senderRole();
 } else if (ROLE === 'ifgone') {
   await ifGoneRole(process.env['STNN_AFPACKET_IF']!);
+} else if (ROLE === 'loopback') {
+  await loopbackRole();
 } else if (ROLE === 'nocap') {
   noCapRole();
 } else {
@@ -588,6 +619,7 @@ if (!isMainThread && workerData?.role === 'waiter') {
       assert.equal(s.shardPackets.reduce((a, b) => a + b, 0), frames.length);
       assert.equal(s.kernelPackets, frames.length);
       assert.equal(s.kernelDrops, 0);
+      assert.equal(s.loopbackDuplicates, 0, 'a veth: the echoes A sends (outgoing) are kept');
 
       // the one-ring capture never consumed: 1024 bytes hold 6 of its 14 UDP packets
       // (records 72+72+136+136+368, then the 1066-byte ones drop, then IPv6's 192 fits;
@@ -633,6 +665,42 @@ if (!isMainThread && workerData?.role === 'waiter') {
     } finally {
       sh(['ip', 'netns', 'del', nsA]);
       sh(['ip', 'netns', 'del', nsB]);
+    }
+  });
+
+  test('capture on loopback: each packet once (the outgoing copy skipped and counted), as tcpdump -i lo', { skip: skipNetns ?? false, timeout: 30_000 }, () => {
+    const ns = `stnn-cap-l-${process.pid % 100000}`;
+    try {
+      must(['ip', 'netns', 'add', ns]);
+      must(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...selfArgs()], {
+        encoding: 'utf8', env: { ...process.env, STNN_AFPACKET_TEST_ROLE: 'loopback' }, timeout: 20_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { stats: import('../../src/capture/afpacket.js').AfPacketStats; records: Rec[]; linkType: number };
+      assert.equal(res.linkType, LINKTYPE_ETHERNET);
+      // five requests and five echoes, each exactly once, in order, with its bytes
+      const got = res.records.map((x) => {
+        const b = Buffer.from(x.hex, 'hex');
+        return { wire: x.wireLen, sport: u16(b, 34), dport: u16(b, 36), payload: b.subarray(42) };
+      });
+      assert.equal(got.length, 2 * UDP_LENS.length, JSON.stringify(got.map((g) => [g.wire, g.sport, g.dport])));
+      for (let i = 0; i < UDP_LENS.length; i++) {
+        const [req, echo] = [got[2 * i]!, got[2 * i + 1]!];
+        assert.equal(req.dport, LO_PORT);
+        assert.equal(echo.sport, LO_PORT);
+        for (const g of [req, echo]) {
+          assert.equal(g.wire, 14 + 20 + 8 + UDP_LENS[i]!);
+          assert.deepEqual(g.payload, payloadOf(i, UDP_LENS[i]!));
+        }
+      }
+      // the kernel delivered 20 (each datagram sent and received); 10 kept, 10 skipped
+      assert.equal(res.stats.packets, 10);
+      assert.equal(res.stats.loopbackDuplicates, 10);
+      assert.equal(res.stats.kernelPackets, 20);
+      assert.equal(res.stats.bytes, got.reduce((n, g) => n + g.wire, 0));
+    } finally {
+      sh(['ip', 'netns', 'del', ns]);
     }
   });
 

@@ -7,6 +7,10 @@
  * the clients' SNI and the packet counts and community ids that the flow engine finds in
  * tcpdump's pcap. SIGTERM with a connection still open: that flow ends as 'shutdown' and still
  * reaches both sinks; the sensor exits 0.
+ *
+ * And on the loopback interface (conf/try.yaml's `lo`, in a namespace of its own): the kernel
+ * shows packet sockets every loopback packet twice (sent, then received); the sensor's packet
+ * counts per direction must be tcpdump's, which keeps one copy.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +43,7 @@ if (skip) console.log(`# skipping the live sensor test: ${skip}`);
 const id = process.pid % 100000;
 const NS_S = `stnnS${id}`;
 const NS_C = `stnnC${id}`;
+const NS_L = `stnnL${id}`;
 const VETH_S = `svs${id}`;
 const VETH_C = `svc${id}`;
 const net = `10.${200 + (id % 50)}.${Math.floor(id / 50) % 250}`;
@@ -81,6 +86,7 @@ after(async () => {
   if (skip) return;
   spawnSync('ip', ['netns', 'del', NS_S]);
   spawnSync('ip', ['netns', 'del', NS_C]);
+  spawnSync('ip', ['netns', 'del', NS_L]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -144,6 +150,7 @@ test('live capture on a veth: verdicts with SNI, packet counts and community ids
   assert.match(metrics, /^stnn_unclassified_flows_total\{cause="no_model"\} 4$/m);
   assert.match(metrics, /^stnn_ring_drops_total 0$/m);
   assert.match(metrics, /^stnn_kernel_drops_total 0$/m);
+  assert.match(metrics, /^stnn_loopback_duplicates_total 0$/m, 'a veth keeps its outgoing packets');
   assert.match(metrics, /^stnn_sink_records_total\{sink="jsonl"\} 4$/m);
   assert.match(metrics, /^stnn_active_flows 0$/m);
 
@@ -203,4 +210,77 @@ test('live capture on a veth: verdicts with SNI, packet counts and community ids
     assert.equal(json.destination.packets, r.destination.packets);
     assert.equal(json.stnn.end_reason, r.stnn.end_reason);
   }
+});
+
+test('live capture on loopback: each packet counted once per direction, as tcpdump -i lo counts it; the outgoing copies are counted as skipped', { skip, timeout: 90_000 }, async () => {
+  sh(['ip', 'netns', 'add', NS_L]);
+  sh(['ip', '-n', NS_L, 'link', 'set', 'lo', 'up']);
+  const out = path.join(dir, 'lo-verdicts.jsonl');
+  const pcap = path.join(dir, 'lo-tcpdump.pcap');
+  const cfg = path.join(dir, 'lo.yaml');
+  writeFileSync(cfg, [
+    `capture: { interface: lo, shards: 2, bpf: "tcp port ${PORT}" }`,
+    'flow: { closed_timeout: 1 }',
+    'outputs:',
+    `  - { type: jsonl, path: ${JSON.stringify(out)} }`,
+    'metrics: { listen: "127.0.0.1:9465" }',
+    '',
+  ].join('\n'));
+  const server = inNs(NS_L, ['openssl', 's_server', '-accept', `127.0.0.1:${PORT}`, '-cert', path.join(dir, 'cert.pem'), '-key', path.join(dir, 'key.pem'), '-www', '-quiet']);
+  const tcpdump = inNs(NS_L, ['tcpdump', '-i', 'lo', '-U', '-s', '0', '-w', pcap, `tcp port ${PORT}`]);
+  const sensor = spawnSensor(['--config', cfg], ['ip', 'netns', 'exec', NS_L]);
+  procs.push(sensor.child);
+  await until(() => /capturing on /.test(sensor.stderr()) || !sensor.running(), 20_000, 'the sensor to start');
+  assert.ok(sensor.running(), `the sensor exited: ${sensor.stderr()}`);
+  await until(() => existsSync(pcap) && statSync(pcap).size >= 24, 10_000, 'tcpdump to start');
+  await sleep(500);
+
+  const url = (host: string) => ['--resolve', `${host}:${PORT}:127.0.0.1`, `https://${host}:${PORT}/`];
+  const c13 = runInNs(NS_L, ['curl', '-sk', '--tlsv1.3', '-o', '/dev/null', '-w', '%{http_code}', ...url('lo13.stnn.test')]);
+  assert.equal(c13.stdout, '200', c13.stderr);
+  const c12 = runInNs(NS_L, ['curl', '-sk', '--tlsv1.2', '--tls-max', '1.2', '-o', '/dev/null', '-w', '%{http_code}', ...url('lo12.stnn.test')]);
+  assert.equal(c12.stdout, '200', c12.stderr);
+  const os = runInNs(NS_L, ['openssl', 's_client', '-connect', `127.0.0.1:${PORT}`, '-servername', 'loossl.stnn.test', '-tls1_3', '-quiet'], 'GET / HTTP/1.0\r\n\r\n');
+  assert.match(os.stdout, /HTTP\/1\.0 200 ok/i, os.stderr);
+  await until(() => readJsonl(out).length >= 3, 15_000, 'three verdict records');
+  await sleep(300);
+  const metrics = runInNs(NS_L, ['curl', '-s', 'http://127.0.0.1:9465/metrics']).stdout;
+  sensor.child.kill('SIGTERM');
+  const fin = await sensor.exited;
+  assert.equal(fin.code, 0, fin.stderr);
+  tcpdump.kill('SIGINT');
+  await exited(tcpdump);
+  server.kill('SIGKILL');
+
+  // tcpdump -i lo of the same traffic: the reference, one copy of each packet
+  const ref = new Map<string, FlowRecord>();
+  const refSummary = await extractFlows([pcap], { onFlow: (f) => ref.set(f.communityId, f) });
+  assert.equal(ref.size, 3);
+  const recs = readJsonl(out);
+  assert.equal(recs.length, 3);
+  let refPackets = 0;
+  for (const r of recs) {
+    const sni = r.tls?.client?.server_name as string;
+    const e = ref.get(r.network.community_id);
+    assert.ok(e, `${sni}: community id ${r.network.community_id} not in tcpdump's capture`);
+    assert.equal(e.tls?.sni, sni);
+    assert.equal(r.source.ip, '127.0.0.1');
+    assert.equal(r.destination.port, PORT);
+    assert.equal(r.source.packets, e.fwdPackets, `${sni}: client packets (tcpdump -i lo: ${e.fwdPackets})`);
+    assert.equal(r.destination.packets, e.bwdPackets, `${sni}: server packets (tcpdump -i lo: ${e.bwdPackets})`);
+    assert.equal(r.source.bytes, e.fwdBytes, `${sni}: client bytes`);
+    assert.equal(r.destination.bytes, e.bwdBytes, `${sni}: server bytes`);
+    assert.equal(r.stnn.end_reason, 'fin');
+    assert.ok(e.fwdPackets >= 6 && e.bwdPackets >= 5, `${sni}: ${e.fwdPackets}/${e.bwdPackets}`);
+    refPackets += e.fwdPackets + e.bwdPackets;
+    console.log(`# lo ${sni}: sensor ${r.source.packets}/${r.destination.packets} packets, tcpdump -i lo ${e.fwdPackets}/${e.bwdPackets}`);
+  }
+  assert.deepEqual(recs.map((r) => r.tls.client.server_name).sort(), ['lo12.stnn.test', 'lo13.stnn.test', 'loossl.stnn.test']);
+  assert.equal(refSummary.frames, refPackets, 'tcpdump saw only these flows');
+  // every packet taken once, its outgoing twin skipped and counted
+  assert.match(metrics, new RegExp(`^stnn_packets_total ${refPackets}$`, 'm'));
+  assert.match(metrics, new RegExp(`^stnn_loopback_duplicates_total ${refPackets}$`, 'm'));
+  assert.match(metrics, /^stnn_kernel_drops_total 0$/m);
+  assert.match(metrics, /^stnn_ring_drops_total 0$/m);
+  assert.match(fin.stderr, new RegExp(`done: ${refPackets} packets, `));
 });

@@ -39,6 +39,10 @@ namespace {
 constexpr int kLinktypeEthernet = 1;
 constexpr int kLinktypeRaw = 101;
 
+// In a TPACKET_V3 frame the kernel writes a struct sockaddr_ll right after the header
+// (net/packet/af_packet.c, tpacket_rcv: h.raw + TPACKET_ALIGN(sizeof(struct tpacket3_hdr))).
+constexpr uint32_t kSllOffset = TPACKET_ALIGN(sizeof(tpacket3_hdr));
+
 std::string ErrnoText(int err) {
   char buf[256];
   return std::string(strerror_r(err, buf, sizeof buf));
@@ -175,8 +179,11 @@ class Capture : public Napi::ObjectWrap<Capture> {
     if (ioctl(fd_, SIOCGIFHWADDR, &ifr) < 0) Fail(env, "STNN_RUNTIME", "ioctl(SIOCGIFHWADDR)");
     switch (ifr.ifr_hwaddr.sa_family) {
       case ARPHRD_ETHER:
+        link_type_ = kLinktypeEthernet;
+        break;
       case ARPHRD_LOOPBACK:
         link_type_ = kLinktypeEthernet;
+        loopback_ = true;
         break;
       case ARPHRD_NONE:
         link_type_ = kLinktypeRaw;
@@ -319,6 +326,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     s.Set("packets", Napi::Number::New(env, static_cast<double>(packets_.load(std::memory_order_relaxed))));
     s.Set("bytes", Napi::Number::New(env, static_cast<double>(bytes_.load(std::memory_order_relaxed))));
     s.Set("truncated", Napi::Number::New(env, static_cast<double>(truncated_.load(std::memory_order_relaxed))));
+    s.Set("loopbackDuplicates", Napi::Number::New(env, static_cast<double>(loopback_dups_.load(std::memory_order_relaxed))));
     s.Set("blocks", Napi::Number::New(env, static_cast<double>(blocks_.load(std::memory_order_relaxed))));
     s.Set("wakeups", Napi::Number::New(env, static_cast<double>(wakeups_.load(std::memory_order_relaxed))));
     {
@@ -397,10 +405,27 @@ class Capture : public Napi::ObjectWrap<Capture> {
     uint8_t* base = reinterpret_cast<uint8_t*>(bd);
     uint32_t off = bd->hdr.bh1.offset_to_first_pkt;
     uint64_t bytes = 0;
+    uint64_t taken = 0, dups = 0;
     const bool raw = link_type_ == kLinktypeRaw;
     for (uint32_t i = 0; i < n; i++) {
       if (off + sizeof(tpacket3_hdr) > block_size_) break;  // defensive: never walk off the block
       auto* h = reinterpret_cast<tpacket3_hdr*>(base + off);
+      const uint32_t next = h->tp_next_offset;
+      // On a loopback device the kernel hands every packet to packet sockets twice: as
+      // PACKET_OUTGOING when it is sent and again as incoming when it is received. Keep the
+      // incoming copy only, as libpcap does (linux_check_direction: outgoing on the loopback
+      // ifindex is rejected). Elsewhere (veth, SPAN) outgoing packets are the host's own
+      // traffic and are kept.
+      if (loopback_ && off + kSllOffset + sizeof(sockaddr_ll) <= block_size_) {
+        const auto* sll = reinterpret_cast<const sockaddr_ll*>(base + off + kSllOffset);
+        if (sll->sll_pkttype == PACKET_OUTGOING) {
+          dups++;
+          if (next == 0) break;
+          off += next;
+          continue;
+        }
+      }
+      taken++;
       const uint8_t* frame = base + off + h->tp_mac;
       uint32_t snap = h->tp_snaplen;
       uint32_t wire = h->tp_len;
@@ -437,11 +462,12 @@ class Capture : public Napi::ObjectWrap<Capture> {
         }
         sh.dirty = true;
       }
-      if (h->tp_next_offset == 0) break;
-      off += h->tp_next_offset;
+      if (next == 0) break;
+      off += next;
     }
-    packets_.fetch_add(n, std::memory_order_relaxed);
+    packets_.fetch_add(taken, std::memory_order_relaxed);
     bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    if (dups) loopback_dups_.fetch_add(dups, std::memory_order_relaxed);
   }
 
   // Publishes each shard's new records; asks the main thread to wake sleeping consumers.
@@ -480,6 +506,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
   bool promisc_ = true;
   unsigned int ifindex_ = 0;
   int link_type_ = kLinktypeEthernet;
+  bool loopback_ = false;  // ARPHRD_LOOPBACK: skip the PACKET_OUTGOING copy of each packet
   int fd_ = -1;
   uint8_t* map_ = nullptr;
   size_t map_len_ = 0;
@@ -494,7 +521,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> packets_{0}, bytes_{0}, truncated_{0}, blocks_{0}, wakeups_{0};
+  std::atomic<uint64_t> packets_{0}, bytes_{0}, truncated_{0}, blocks_{0}, wakeups_{0}, loopback_dups_{0};
   std::mutex stats_mutex_;
   uint64_t kernel_packets_ = 0, kernel_drops_ = 0, kernel_freezes_ = 0;
   std::string last_error_;
