@@ -75,7 +75,9 @@ export async function run(argv: string[]): Promise<number> {
     const dtype = v.dtype as string;
     if (dtype !== 'uint8' && dtype !== 'uint16') throw usageError(`--dtype: expected uint8 or uint16, got '${dtype}'`);
     for (const r of quantizeModelDir(v.models, dtype)) {
-      process.stderr.write(`stnn: ${r.app}: ${r.before} → ${r.after} bytes of weights\n`);
+      process.stderr.write('already' in r
+        ? `stnn: ${r.app}: already quantized (${r.already}), left as it is\n`
+        : `stnn: ${r.app}: ${r.before} → ${r.after} bytes of weights\n`);
     }
     return 0;
   }

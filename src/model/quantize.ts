@@ -41,11 +41,18 @@ export function quantizeTensor(values: Float32Array, dtype: QuantDtype): { bytes
   return { bytes: new Uint8Array(out.buffer), min, scale };
 }
 
-/** Rewrites one application's model.json + weights.bin with quantized weights; returns [before, after] bytes. */
-export function quantizeAppDir(appDir: string, dtype: QuantDtype): [number, number] {
+/**
+ * Rewrites one application's model.json + weights.bin with quantized weights; returns [before,
+ * after] bytes, or the stored dtype when every weight is quantized already (the model is left as
+ * it is: an application added to a shipped 8-bit directory is the usual case).
+ */
+export function quantizeAppDir(appDir: string, dtype: QuantDtype): [number, number] | string {
   const jsonPath = join(appDir, 'model.json');
   const binPath = join(appDir, 'weights.bin');
   const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { weightsManifest: { paths: string[]; weights: Spec[] }[] };
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const done = specs.filter((w) => w.quantization);
+  if (specs.length > 0 && done.length === specs.length) return done[0]!.quantization!.dtype;
   const bin = readFileSync(binPath);
   const parts: Uint8Array[] = [];
   let off = 0;
@@ -80,12 +87,14 @@ export function quantizeAppDir(appDir: string, dtype: QuantDtype): [number, numb
   return [bin.length, out.length];
 }
 
-/** Quantizes every application of a model directory. */
-export function quantizeModelDir(dir: string, dtype: QuantDtype): { app: string; before: number; after: number }[] {
+export type QuantizeOutcome = { app: string; before: number; after: number } | { app: string; already: string };
+
+/** Quantizes every application of a model directory that is not quantized yet. */
+export function quantizeModelDir(dir: string, dtype: QuantDtype): QuantizeOutcome[] {
   const manifest = readManifest(dir);
   if (!manifest) throw new StnnError('STNN_MODEL', `${dir}/manifest.json: no model manifest`);
   return Object.entries(manifest.apps).map(([app, e]) => {
-    const [before, after] = quantizeAppDir(join(dir, e.dir), dtype);
-    return { app, before, after };
+    const r = quantizeAppDir(join(dir, e.dir), dtype);
+    return typeof r === 'string' ? { app, already: r } : { app, before: r[0], after: r[1] };
   });
 }

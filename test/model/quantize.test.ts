@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FEATURE_SET_VERSION, N_FEATURES } from '../../src/features/names.js';
@@ -40,14 +40,26 @@ test('a quantized model directory loads as usual, 4× smaller, with close output
     const bytesBefore = statSync(join(dir, 'alpha', 'weights.bin')).size;
     const res = quantizeModelDir(dir, 'uint8');
     assert.equal(res.length, 1);
-    assert.equal(res[0].before, bytesBefore);
-    assert.equal(res[0].after * 4, bytesBefore, 'one byte per float32 weight');
+    assert.deepEqual(res[0], { app: 'alpha', before: bytesBefore, after: bytesBefore / 4 }, 'one byte per float32 weight');
     const { models, manifest } = await loadModels(dir);
     const after = await scoreBatch(models.get('alpha')!, manifest.normalizer, X, n);
     let worst = 0;
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(after[i] - before[i]));
     assert.ok(worst < 0.02, `largest change of P_target ${worst}`);
-    assert.throws(() => quantizeModelDir(dir, 'uint8'), /already quantized/);
+    // an application added later to the quantized directory: only it is quantized
+    await saveApp(dir, 'beta', buildModel('stnn', 'tiny', 8), {
+      featureSet: FEATURE_SET_VERSION, arch: { kind: 'stnn', size: 'tiny' }, normalizer,
+      engine: { tfjs: 'test', backend: 'cpu' },
+      entry: { votingList: [1, 1, 1, 1, 1, 1, 1], trainedAt: new Date(0).toISOString(), metrics: {}, dataSummary: {} },
+    });
+    const alphaBin = readFileSync(join(dir, 'alpha', 'weights.bin'));
+    assert.deepEqual(quantizeModelDir(dir, 'uint8'), [
+      { app: 'alpha', already: 'uint8' },
+      { app: 'beta', before: bytesBefore, after: bytesBefore / 4 },
+    ]);
+    assert.deepEqual(readFileSync(join(dir, 'alpha', 'weights.bin')), alphaBin, 'alpha untouched');
+    assert.deepEqual(quantizeModelDir(dir, 'uint16'), [{ app: 'alpha', already: 'uint8' }, { app: 'beta', already: 'uint8' }]);
+    for (const m of models.values()) m.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
