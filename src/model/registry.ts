@@ -248,6 +248,10 @@ export function recordApp(dir: string, app: string, info: Omit<SaveInfo, 'extraF
 export async function loadModels(dir: string, expect: Expectation = {}): Promise<{ manifest: Manifest; models: Map<string, tf.LayersModel> }> {
   const manifest = readManifest(dir, expect);
   if (!manifest) throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: no model manifest (train with 'stnn train … --models ${dir}')`);
+  // A directory whose applications were all removed would call every flow unknown: say so instead.
+  if (Object.keys(manifest.apps).length === 0) {
+    throw new StnnError('STNN_MODEL', `${manifestPath(dir)}: no applications in this model directory (train some with 'stnn train … --models ${dir}')`);
+  }
   const models = new Map<string, tf.LayersModel>();
   const want = `stnn_${manifest.arch.kind}_${manifest.arch.size}`;
   for (const app of Object.keys(manifest.apps).sort()) {

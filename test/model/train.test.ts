@@ -145,6 +145,12 @@ test('a directory of another feature set or architecture is refused with a clear
     e instanceof StnnError && e.message === `${path.join(dir, 'alpha', 'model.json')}: architecture 'stnn_cnn_tiny' does not match the manifest's 'stnn_stnn_tiny'`);
   assert.equal(readManifest(path.join(dir, 'nope')), null);
   await assert.rejects(loadModels(path.join(dir, 'nope')), /no model manifest/);
+  // every application removed: refused rather than calling every flow unknown
+  m.apps = {};
+  writeFileSync(file, JSON.stringify(m));
+  await assert.rejects(loadModels(dir), (e: unknown) =>
+    e instanceof StnnError && e.code === 'STNN_MODEL' &&
+    e.message === `${file}: no applications in this model directory (train some with 'stnn train … --models ${dir}')`);
   rmSync(dir, { recursive: true, force: true });
 });
 
