@@ -1,4 +1,5 @@
-import { openSync } from 'node:fs';
+import { existsSync, openSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { usageError } from '../util/errors.js';
 
@@ -93,4 +94,14 @@ export function openOutput(option: string, path: string): number {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw usageError(`--${option}: cannot write '${path}' (${code})`);
   }
+}
+
+/**
+ * Fails as bad usage, naming the option, when a file written at the end of a long run could not
+ * be: its directory is missing or not a directory, or the path is a directory itself.
+ */
+export function checkOutputPath(option: string, path: string): void {
+  const d = dirname(resolve(path));
+  if (!existsSync(d) || !statSync(d).isDirectory()) throw usageError(`--${option}: directory '${d}' does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw usageError(`--${option}: '${path}' is a directory`);
 }

@@ -8,7 +8,7 @@ import { loadLabelRules } from '../dataset/labels.js';
 import { DEFAULT_FRACTIONS, parseFractions, splitCounts, SPLIT_NAMES, type SplitBy } from '../dataset/split.js';
 import { writeDataset } from '../dataset/io.js';
 import { usageError } from '../util/errors.js';
-import { intOption, parseCommand, type CommandSpec } from './args.js';
+import { checkOutputPath, intOption, parseCommand, type CommandSpec } from './args.js';
 import { formatSummary } from './features.js';
 import { Progress } from './progress.js';
 
@@ -80,6 +80,7 @@ async function build(argv: string[]): Promise<number> {
   const v = parsed.values;
   if (!v.labels) throw usageError('dataset build: --labels FILE is required');
   if (!v.out) throw usageError('dataset build: --out FILE is required');
+  checkOutputPath('out', v.out); // before the captures are read, not after
   const splitBy = v['split-by'] as string;
   if (splitBy !== 'flow' && splitBy !== 'file') throw usageError(`--split-by: expected 'flow' or 'file', got '${splitBy}'`);
   const seed = intOption('seed', v.seed, 1, 0, 0xffffffff);

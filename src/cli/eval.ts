@@ -6,7 +6,7 @@
  * baseline on the training split, prints the metrics, and optionally writes the HTML report and
  * its JSON twin.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { gatherRows, readDataset, splitRows } from '../dataset/io.js';
@@ -16,7 +16,7 @@ import type { ForestEngine } from '../eval/forest.js';
 import { describeBackend, initBackend, parseBackendOption } from '../model/engine.js';
 import { loadModels, scoreBatchDetailed } from '../model/registry.js';
 import { StnnError, usageError } from '../util/errors.js';
-import { intOption, numOption, parseCommand, type CommandSpec } from './args.js';
+import { checkOutputPath, intOption, numOption, parseCommand, type CommandSpec } from './args.js';
 
 const options = {
   models: { type: 'string', short: 'm' },
@@ -105,9 +105,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (v.report) {
     // a report that cannot be written fails now, not after the evaluation
-    const d = path.dirname(path.resolve(v.report));
-    if (!existsSync(d) || !statSync(d).isDirectory()) throw usageError(`--report: directory '${d}' does not exist`);
-    if (existsSync(v.report) && statSync(v.report).isDirectory()) throw usageError(`--report: '${v.report}' is a directory`);
+    checkOutputPath('report', v.report);
   }
   const dsPath = parsed.positionals[0];
   const ds = readDataset(dsPath, { featureSet: FEATURE_SET_VERSION });

@@ -20,6 +20,9 @@ test('stnn dataset: usage errors before any work', async () => {
   await assert.rejects(run(['build', 'x.pcap', '--labels', 'l', '--out', 'o', '--seed', 'abc']), usage(/--seed: expected an integer/));
   await assert.rejects(run(['build', 'x.pcap', '--labels', 'l', '--out', 'o', '--fractions', '1,1,1']), usage(/sum to 1/));
   await assert.rejects(run(['build', 'x.pcap', '--labels', '/nonexistent.yaml', '--out', 'o']), usage(/\/nonexistent\.yaml: cannot read label rules/));
+  // an output that could not be written fails before the captures are read (here: none exist)
+  await assert.rejects(run(['build', 'x.pcap', '--labels', 'l', '--out', '/nonexistent-stnn/set.msgpack']), usage(/^--out: directory '\/nonexistent-stnn' does not exist$/));
+  await assert.rejects(run(['build', 'x.pcap', '--labels', 'l', '--out', tmpdir()]), usage(new RegExp(`^--out: '${tmpdir()}' is a directory$`)));
   await assert.rejects(run(['frobnicate']), usage(/unknown subcommand 'frobnicate'/));
   await assert.rejects(run(['info', '/nonexistent.msgpack']), usage(/\/nonexistent\.msgpack: cannot read dataset: ENOENT/));
   const help = await capture(() => run(['build', '--help']));
