@@ -18,7 +18,7 @@ const options = {
 } as const;
 
 const spec: CommandSpec<typeof options> = {
-  usage: 'stnn classify <capture…> --models DIR [--out FILE] [--batch N] [--backend node|wasm|cpu]',
+  usage: 'stnn classify <capture…> --models DIR [--out FILE] [--batch N] [--backend auto|node|wasm|cpu]',
   summary:
     'Classifies the TLS flows of captures with the one-class models of DIR and the voting list: ' +
     'one verdict record (ECS JSON line) per flow; a summary per application on stderr.',
@@ -27,7 +27,7 @@ const spec: CommandSpec<typeof options> = {
     models: 'model directory (manifest.json + one model per application)',
     out: 'write verdict records to FILE instead of stdout',
     batch: 'flows scored per forward pass (default 256)',
-    backend: 'TensorFlow.js backend: node, wasm or cpu (default: the fastest available)',
+    backend: 'TensorFlow.js backend: auto (the fastest available), node, wasm or cpu',
     features: 'include the 115 features in each record',
     quiet: 'no summary on stderr',
   },

@@ -31,7 +31,7 @@ const spec: CommandSpec<typeof options> = {
     capture: 'capture to read (default: the shipped testbed sample)',
     labels: 'SNI label rules for the accuracy (default: the sample\'s)',
     models: 'model directory (default: the shipped models/default)',
-    backend: 'TensorFlow.js backend: node, wasm or cpu',
+    backend: 'TensorFlow.js backend: auto (the fastest available), node, wasm or cpu',
   },
 };
 

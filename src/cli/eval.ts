@@ -46,7 +46,7 @@ const spec: CommandSpec<typeof options> = {
     report: 'write a self-contained HTML report here, and the same numbers as JSON next to it',
     split: 'rows to evaluate',
     threshold: 'a classifier says true when P_target > threshold',
-    backend: 'auto|node|wasm|cpu',
+    backend: 'TensorFlow.js backend: auto (the fastest available), node, wasm or cpu',
     'no-forest': 'skip the random-forest baseline',
     'forest-trees': 'trees of the random forest',
     'forest-engine': "'native' (fast) or 'ml' (ml-random-forest; slow, training rows capped at 400)",

@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Runner> }>
     load: async () => (await import('./train.js')).run,
   },
   models: {
-    summary: 'list or remove the applications of a model directory',
+    summary: 'list or remove the applications of a model directory, or quantize its weights to 8 bits',
     load: async () => (await import('./models.js')).run,
   },
   classify: {

@@ -62,7 +62,7 @@ const spec: CommandSpec<typeof options> = {
     balance: "'weights' (class weights) or 'sample' (undersample the larger class each epoch)",
     lr: 'Adam learning rate',
     'min-flows': 'without --app, skip applications with fewer training flows than this',
-    backend: 'auto, node (tfjs-node), wasm or cpu',
+    backend: 'TensorFlow.js backend: auto (the fastest available), node, wasm or cpu',
     jobs: 'applications trained at a time, each in its own worker thread (one core each)',
     quiet: 'no progress and no per-epoch lines on stderr',
   },
