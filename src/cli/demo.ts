@@ -35,7 +35,8 @@ const spec: CommandSpec<typeof options> = {
   },
 };
 
-const rel = (p: string) => relative(process.cwd(), p) || p;
+/** The shipped files (absolute, under the package) shortened for display; a path the user gave, as given. */
+const rel = (p: string) => (p.startsWith(root) ? relative(process.cwd(), p) || p : p);
 const DEFAULT_MODELS = join(root, 'models', 'default');
 
 export async function run(argv: string[]): Promise<number> {
@@ -50,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   checkCaptures([capture]); // a missing or foreign capture fails before any output (a FIFO when opened)
   const t0 = process.hrtime.bigint();
   const hasModel = v.models !== undefined || existsSync(join(modelsDir, 'manifest.json'));
+  checkCaptures([capture]); // a missing or foreign capture fails before the models are loaded
   process.stdout.write(`stnn demo: ${rel(capture)}, labels ${rel(v.labels!)}\n`);
 
   if (!hasModel) {
