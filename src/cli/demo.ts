@@ -51,7 +51,6 @@ export async function run(argv: string[]): Promise<number> {
   checkCaptures([capture]); // a missing or foreign capture fails before any output (a FIFO when opened)
   const t0 = process.hrtime.bigint();
   const hasModel = v.models !== undefined || existsSync(join(modelsDir, 'manifest.json'));
-  checkCaptures([capture]); // a missing or foreign capture fails before the models are loaded
   process.stdout.write(`stnn demo: ${rel(capture)}, labels ${rel(v.labels!)}\n`);
 
   if (!hasModel) {
