@@ -161,7 +161,7 @@ export class Sensor {
       this.pool = await InferencePool.open({ dir: ic.models, backend: ic.backend, threads: ic.threads, log: this.log });
     }
     checkSinkPaths(this.cfg.outputs);
-    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${o.name ?? o.type}: ${m}`) })));
+    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${m}`) })));
     if (this.pool) {
       this.log(`models from ${ic.models}: ${this.pool.apps.length} applications (${this.pool.apps.join(', ')}), ${ic.threads} inference thread(s)`);
     } else {
