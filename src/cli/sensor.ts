@@ -72,8 +72,9 @@ export async function run(argv: string[]): Promise<number> {
         log(`sink ${k.name}: sent ${k.sent}, dropped ${k.dropped}, errors ${k.errors}${left}`);
       }
     }
-    // like `stnn features`: flows read before a damaged file's error are written, the run reports it
-    return sensor.inputErrors > 0 ? 1 : 0;
+    // like `stnn features`: flows read before a damaged file's error are written, the run reports
+    // it (exit 1); a stream that is not a capture is bad input (exit 2), as offline
+    return sensor.exitCode;
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);

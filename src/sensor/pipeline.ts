@@ -20,7 +20,7 @@ import { N_FEATURES } from '../features/names.js';
 import { InferencePool } from '../inference/pool.js';
 import { siblingModule } from '../util/paths.js';
 import { checkSinkPaths, createSinks, type MultiSink, type SinkStats } from '../sinks/sink.js';
-import { StnnError } from '../util/errors.js';
+import { fromWireError, StnnError } from '../util/errors.js';
 import type { SensorConfig } from './config.js';
 import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
 import {
@@ -54,8 +54,14 @@ export interface SensorSummary {
 export const UNCLASSIFIED: Readonly<Verdict> = Object.freeze({ app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
 
 export class Sensor {
-  /** Capture files that ended in an error (truncated, corrupt): the run then exits 1. */
+  /** Capture files that ended in an error (not a capture, truncated, corrupt). */
   inputErrors = 0;
+  /**
+   * The exit status those errors call for, the highest of their codes' (StnnError.exitCode):
+   * 2 for a stream that is not a capture or is cut inside its header (STNN_BAD_INPUT), 1 for
+   * a capture truncated later on (its flows read before the damage are written); 0 without.
+   */
+  exitCode = 0;
 
   readonly done: Promise<SensorSummary>;
   metricsAddress: { host: string; port: number } | null = null;
@@ -231,19 +237,25 @@ export class Sensor {
       this.producer = this.producerPool.run(task) as Promise<ProducerSummary>;
       this.producer.then(
         (p) => {
-          this.inputErrors += p.errors.length;
-          for (const e of p.errors) this.log(`capture file: ${e}`);
+          for (const w of p.errors) this.inputError(fromWireError(w), 'capture file');
+          // A reader cut short by a stop is not an input error (p.stopped: CTL_STOP was set).
+          if (p.failed && !p.stopped) this.inputError(fromWireError(p.failed), 'pcap reader failed');
         },
         (e: Error) => {
-          if (!this.stopping) {
-            this.inputErrors++; // a reader cut short by a stop is not an input error
-            this.log(`pcap reader failed: ${e.message}`);
-          }
+          // The worker itself failed (it returns its reading errors): a runtime failure.
+          if (!this.stopping) this.inputError(new StnnError('STNN_RUNTIME', e.message), 'pcap reader failed');
           for (const r of this.rings) r.close();
         },
       );
       this.log(`replaying ${pcap!.length} capture file(s) with ${cc.shards} shard(s)`);
     }
+  }
+
+  /** Logs one line and raises the exit status to the error's (2 bad input, 1 truncated or runtime). */
+  private inputError(e: StnnError, what: string): void {
+    this.inputErrors++;
+    this.exitCode = Math.max(this.exitCode, e.exitCode);
+    this.log(`${what}: ${e.message}`);
   }
 
   private readonly doneShards = new Set<number>();

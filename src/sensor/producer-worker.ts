@@ -8,7 +8,7 @@ import { LINKTYPE_ETHERNET } from '../capture/afpacket.js';
 import { newRawFrame, openCapture } from '../capture/reader.js';
 import { PACKET_HEADER_BYTES, shardHash, SpscRing } from '../capture/ring.js';
 import { decodeFrame, DecodeCounters, DecodedPacket } from '../decode/index.js';
-import { StnnError } from '../util/errors.js';
+import { StnnError, toWireError } from '../util/errors.js';
 import { CTL_STOP, TAG_FILE, TAG_FILE_END, TAG_LINKTYPE, type ProducerSummary, type ProducerTask } from './protocol.js';
 
 /** LINKTYPE_RAW and its IPv4/IPv6-only variants: frames start at the IP header. */
@@ -24,7 +24,7 @@ export default function produce(t: ProducerTask): ProducerSummary {
   const dc = new DecodeCounters();
   const enc = new TextEncoder();
   const word = new Uint8Array(4);
-  const out: ProducerSummary = { files: 0, frames: 0, truncated: 0, errors: [], stopped: false };
+  const out: ProducerSummary = { files: 0, frames: 0, truncated: 0, errors: [], failed: null, stopped: false };
   const maxCap = rings.reduce((m, r) => Math.min(m, r.capacity), Infinity) / 4 - PACKET_HEADER_BYTES;
 
   /** Waits until `len` payload bytes fit in ring k; false when asked to stop. */
@@ -78,13 +78,18 @@ export default function produce(t: ProducerTask): ProducerSummary {
           rings[k]!.pushPacket(frame.tsSec, frame.tsNsec, Math.max(frame.wireLen, frame.capLen), frame.buf, frame.off, cap);
         }
       } catch (e) {
-        if (e instanceof StnnError) out.errors.push(e.message);
+        if (e instanceof StnnError) out.errors.push(toWireError(e));
         else throw e;
       } finally {
         reader.close();
       }
       if (!everyRing(TAG_FILE_END, new Uint8Array(0))) break;
     }
+  } catch (e) {
+    // A stream that is not a capture or is cut inside its header (STNN_BAD_INPUT, exit 2), or
+    // anything else: returned with its code, which a thrown error would lose on its way to the
+    // main thread (structured clone keeps only the message).
+    out.failed = toWireError(e);
   } finally {
     out.stopped = Atomics.load(control, CTL_STOP) !== 0;
     for (const r of rings) r.close();

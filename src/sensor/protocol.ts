@@ -7,6 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { DecodeCounters } from '../decode/counters.js';
 import type { EndReason } from '../flow/record.js';
 import type { FlowTableOptions } from '../flow/table.js';
+import type { WireError } from '../util/errors.js';
 
 /** Ring record tags besides TAG_PACKET (ring.ts): only the pcap producer writes them. */
 /** u32 link type: the frames that follow on this ring start with this link layer. */
@@ -96,7 +97,12 @@ export interface ProducerSummary {
   frames: number;
   /** Frames cut to fit a ring record (bigger than a quarter of the ring). */
   truncated: number;
-  /** Files that ended early (truncated/corrupt), one line each. */
-  errors: string[];
+  /** Files that ended early (truncated/corrupt: STNN_CAPTURE_TRUNCATED), one line each. */
+  errors: WireError[];
+  /**
+   * Why the producer stopped before the end of its files, e.g. a FIFO that is not a capture
+   * (STNN_BAD_INPUT); null when it read them all (or was stopped).
+   */
+  failed: WireError | null;
   stopped: boolean;
 }

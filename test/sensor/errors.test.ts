@@ -4,18 +4,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afpacketLoadError } from '../../src/capture/afpacket.js';
-import { sensorArgv } from './helpers.js';
+import { repoRoot } from '../helpers/paths.js';
+import { killSensors, sensorArgv, spawnSensor } from './helpers.js';
 
 let dir = '';
 before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'stnn-sensor-err-'));
   chmodSync(dir, 0o755);
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => {
+  killSensors();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function conf(name: string, text: string): string {
   const f = path.join(dir, name);
@@ -92,5 +96,39 @@ test('a metrics address in use is one line naming the key, exit 2', async () => 
     expectOneLine(r, `stnn: ${f}: metrics.listen: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
   } finally {
     srv.close();
+  }
+});
+
+/**
+ * `--pcap` on a FIFO: the stream is only checked when the producer thread opens it, yet the
+ * exit status is what the error calls for, as for the same bytes in a regular file (checked at
+ * start) and as the offline commands give: 2 for bad input, 1 for a capture cut later on.
+ */
+test('--pcap FIFO: not a capture or cut in its header is exit 2, cut later is exit 1, one line naming the file', { timeout: 60_000 }, async () => {
+  const sample = readFileSync(path.join(repoRoot(), 'data', 'testbed', 'sample.pcap'));
+  const f = conf('fifo.yaml', 'metrics: { listen: off }\noutputs: [{ type: "null" }]\n');
+  const cases: Array<[string, Uint8Array, number, string]> = [
+    ['garbage', Buffer.from('garbage, not a capture at all'), 2, 'not a pcap or pcapng file (magic 0x67617262)'],
+    ['cut10', sample.subarray(0, 10), 2, 'truncated pcap file header (10 bytes, need 24)'],
+    ['cut100k', sample.subarray(0, 100_000), 1, 'truncated record at byte offset 98738 (record of 1530 bytes, 1262 present)'],
+  ];
+  for (const [name, bytes, code, reason] of cases) {
+    const data = path.join(dir, `${name}.bin`);
+    writeFileSync(data, bytes);
+    const fifo = path.join(dir, `${name}.fifo`);
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const writer = spawn('sh', ['-c', 'cat "$0" > "$1"', data, fifo], { stdio: 'ignore' });
+    const s = spawnSensor(['--config', f, '--pcap', fifo]);
+    const r = await s.exited;
+    writer.kill('SIGKILL');
+    assert.equal(r.code, code, `${name}: ${r.stderr}`);
+    const errors = r.stderr.split('\n').filter((l) => l.includes(reason));
+    const what = code === 2 ? 'pcap reader failed' : 'capture file';
+    assert.deepEqual(errors, [`stnn sensor: ${what}: ${fifo}: ${reason}`], r.stderr);
+    // the flows read before the damage are still counted (16 in the first 100 kB of the sample)
+    assert.match(r.stderr, code === 2 ? /done: 0 packets, 0 bytes, 0 flow records/ : /done: 247 packets, 94762 bytes, 16 flow records/);
+    // the same bytes as a regular file: the same status, before the sensor starts
+    const file = runSensor(['--config', f, '--pcap', data]);
+    assert.equal(file.code, code, file.stderr);
   }
 });
