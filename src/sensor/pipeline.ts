@@ -51,6 +51,9 @@ export interface SensorSummary {
   producer?: ProducerSummary;
 }
 
+/** The longest the outputs may take to deliver their backlog and close at exit (TimeoutStopSec is 60). */
+export const OUTPUTS_CLOSE_MS = 15_000;
+
 export const UNCLASSIFIED: Readonly<Verdict> = Object.freeze({ app: 'unclassified', confidence: 0, candidates: [], decided_by: 'none' });
 
 export class Sensor {
@@ -380,8 +383,11 @@ export class Sensor {
     if (this.health) clearInterval(this.health);
     if (this.capture && !this.captureStats) this.captureStats = this.capture.stop();
     if (this.sinks) {
-      await this.sinks.flush().catch((e: Error) => this.log(`sink flush: ${e.message}`));
-      await this.sinks.close().catch((e: Error) => this.log(`sink close: ${e.message}`));
+      // One budget for the whole shutdown of the outputs, shared by all of them: each delivers
+      // what its receiver takes (a syslog stream stops once the receiver has taken nothing for
+      // 1 s), then closes; what is left is counted as dropped or stays in its spool.
+      const deadline = Date.now() + OUTPUTS_CLOSE_MS;
+      await this.sinks.close(deadline).catch((e: Error) => this.log(`sink close: ${e.message}`));
     }
     for (const p of this.ports) p.close();
     await Promise.all([

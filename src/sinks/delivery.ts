@@ -45,8 +45,16 @@ export interface Link {
    * a LinkError naming how many were accepted before it failed.
    */
   send(msgs: Buffer[]): Promise<void>;
-  /** Releases the connection (no reconnect follows). */
-  close(): Promise<void>;
+  /**
+   * Releases the connection (no reconnect follows). A stream link first hands over what it
+   * still buffers (at most `flushMs`), then waits at most `peerMs` for the peer to close.
+   */
+  close(flushMs?: number, peerMs?: number): Promise<void>;
+  /**
+   * Messages the transport has taken so far, counted as they go (also inside a batch that
+   * send() has not yet resolved): how the core tells a slow peer from one that takes nothing.
+   */
+  progress?(): number;
   /**
    * Called instead of close() when the link failed and will be reconnected (default: close()).
    * Kafka keeps its producer here, so that a re-sent batch carries the same sequence numbers.
@@ -68,6 +76,23 @@ export interface DeliveryOptions {
   backoffMaxMs?: number;
   /** Called on link failures and reconnects (for logs); default silent. */
   log?: (msg: string) => void;
+}
+
+/**
+ * How long close() goes on delivering: one budget for the whole shutdown of the output, the
+ * core's backlog and the link's own buffers alike (not one wait after the other).
+ */
+export interface CloseLimits {
+  /** Stop delivering at this time at the latest (Date.now() ms; default 5 s from now). */
+  deadline?: number;
+  /**
+   * Stop delivering once the transport has taken nothing for this long, ms (default 1000): a
+   * receiver that accepts but does not read cannot hold the sensor, one that reads slowly
+   * still gets everything until the deadline.
+   */
+  idleMs?: number;
+  /** After our FIN, wait at most this long for the peer's (stream links; default 1000). */
+  peerMs?: number;
 }
 
 type State = 'idle' | 'connecting' | 'up' | 'down' | 'closed';
@@ -275,9 +300,34 @@ export class Delivery {
    * down or `timeoutMs` passes, once the backlog is synced to disk.
    */
   async flush(timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    await this.drain(Date.now() + timeoutMs, Infinity);
+    this.backlog.sync();
+  }
+
+  /** Messages the link has taken so far (within a batch too, when the link counts them). */
+  private taken(): number {
+    return this.link.progress ? this.link.progress() : this.stats.sent;
+  }
+
+  /**
+   * Sends the backlog until it is empty, the link is down, `deadline` passes or the link has
+   * taken nothing for `idleMs`. True when the backlog was emptied.
+   */
+  private async drain(deadline: number, idleMs: number): Promise<boolean> {
     if (this.state === 'idle' && this.backlog.pending > 0) this.connect();
-    while (this.backlog.pending > 0 && (this.state === 'up' || this.state === 'connecting') && Date.now() < deadline) {
+    let last = this.taken();
+    let lastAt = Date.now();
+    for (;;) {
+      const now = Date.now();
+      if (this.backlog.pending === 0) return true;
+      if (!(this.state === 'up' || this.state === 'connecting')) return false;
+      const t = this.taken();
+      if (t !== last) {
+        last = t;
+        lastAt = now;
+      }
+      const end = Math.min(deadline, lastAt + idleMs);
+      if (now >= end) return false;
       if (this.state === 'up' && !this.sending) {
         if (this.timer) {
           clearTimeout(this.timer);
@@ -285,27 +335,44 @@ export class Delivery {
         }
         void this.pump();
       }
+      // Woken when a send settles; otherwise look at the link's progress every 100 ms.
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        const timer = setTimeout(resolve, Math.max(1, Math.min(end - now, 100)));
         this.waiters.push(() => {
-          clearTimeout(t);
+          clearTimeout(timer);
           resolve();
         });
       });
     }
-    this.backlog.sync();
   }
 
-  async close(timeoutMs = 5000): Promise<void> {
+  /**
+   * Delivers what it can within `limits` (see CloseLimits), then closes the link. What is left
+   * stays in a spool for the next start; a memory backlog's remainder is counted as dropped.
+   */
+  async close(limits: CloseLimits = {}): Promise<void> {
     if (this.state === 'closed') return;
-    await this.flush(timeoutMs);
+    const deadline = limits.deadline ?? Date.now() + 5000;
+    const idleMs = limits.idleMs ?? 1000;
+    const peerMs = limits.peerMs ?? 1000;
+    const drained = await this.drain(deadline, idleMs);
+    this.backlog.sync();
     this.state = 'closed';
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
     this.wake();
-    await this.link.close().catch(() => {});
+    // The link's own buffers share the budget: what the backlog handed over is normally taken at
+    // once; after a stalled or late drain nothing more is waited for.
+    const flushMs = drained ? Math.max(0, Math.min(idleMs, deadline - Date.now())) : 0;
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.link.close(flushMs, peerMs).catch(() => {}),
+      // A link that does not bound its own close (kafkajs' disconnect) is not waited for longer.
+      new Promise<void>((r) => (bound = setTimeout(r, flushMs + peerMs + 100))),
+    ]);
+    clearTimeout(bound);
     // A send still in flight settles (the closed link fails it) before the backlog is closed.
     const until = Date.now() + 2000;
     while (this.sending && Date.now() < until) {

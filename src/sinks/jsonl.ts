@@ -102,7 +102,7 @@ export class JsonlSink implements Sink {
     }
   }
 
-  async flush(): Promise<void> {
+  async flush(timeoutMs = 5000): Promise<void> {
     this.drain();
     if (this.stdout) {
       // Every chunk handed to stdout has its outcome (written or failed) before flush returns.
@@ -111,7 +111,7 @@ export class JsonlSink implements Sink {
           const t = setTimeout(() => {
             this.idle = null;
             resolve();
-          }, 5000);
+          }, Math.max(0, timeoutMs));
           this.idle = () => {
             clearTimeout(t);
             this.idle = null;
@@ -144,9 +144,10 @@ export class JsonlSink implements Sink {
     }
   }
 
-  async close(): Promise<void> {
+  /** Flushes (stdout: waits for its writes until `deadline`, default 5 s from now) and closes. */
+  async close(deadline?: number): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    await this.flush(deadline === undefined ? 5000 : deadline - Date.now());
     this.closed = true;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;

@@ -132,9 +132,11 @@ export class KafkaSink implements Sink {
   readonly name: string;
   private readonly delivery: Delivery;
   private readonly clock: () => number;
+  private readonly requestTimeoutMs: number;
 
   constructor(cfg: KafkaConfig) {
     this.clock = cfg.clock ?? Date.now;
+    this.requestTimeoutMs = cfg.requestTimeoutMs ?? 10_000;
     this.name = cfg.name ?? 'kafka';
     const where = `sink ${this.name}`;
     if (!Array.isArray(cfg.brokers) || cfg.brokers.length === 0 || !cfg.brokers.every((b) => typeof b === 'string' && /^[^:\s]+:\d{1,5}$/.test(b))) {
@@ -175,8 +177,12 @@ export class KafkaSink implements Sink {
     return this.delivery.flush(15_000);
   }
 
-  close(): Promise<void> {
-    return this.delivery.close(15_000);
+  /**
+   * Delivers until `deadline` (default 15 s from now), stopping sooner when the broker has
+   * acknowledged nothing for a request timeout (10 s by default).
+   */
+  close(deadline?: number): Promise<void> {
+    return this.delivery.close({ deadline: deadline ?? Date.now() + 15_000, idleMs: this.requestTimeoutMs, peerMs: 1000 });
   }
 
   stats(): SinkStats {

@@ -27,9 +27,23 @@ export interface StreamTarget {
   connectTimeoutMs?: number;
 }
 
+/**
+ * Sockets this module destroyed. Node reports a write still pending at destroy() as done
+ * (its callback gets no error), although the kernel may not have taken it: such writes are
+ * counted as failed, so that a record is never counted as sent when it may not have been
+ * (it stays in the spool, or is counted as dropped).
+ */
+const cut = new WeakSet<net.Socket>();
+function cutOff(sock: net.Socket): void {
+  cut.add(sock);
+  sock.destroy();
+}
+
 export class StreamLink implements Link {
   onDown?: (err: Error) => void;
   private sock: net.Socket | null = null;
+  /** Messages the kernel has taken (write callbacks without error), across connections. */
+  private taken = 0;
 
   constructor(
     private readonly target: StreamTarget,
@@ -65,7 +79,7 @@ export class StreamLink implements Link {
         const lost = (err: Error) => {
           if (this.sock !== sock) return;
           this.sock = null;
-          sock.destroy();
+          cutOff(sock);
           this.onDown?.(err);
         };
         sock.on('error', (e) => lost(e));
@@ -88,12 +102,14 @@ export class StreamLink implements Link {
       let done = false;
       const finish = (err?: Error | null) => {
         if (done) return;
+        if (!err && cut.has(sock)) err = new Error('connection closed before the kernel took the message');
         if (err) {
           done = true;
           reject(new LinkError(`write to ${this.describe()}: ${err.message}`, accepted));
           return;
         }
         accepted++;
+        this.taken++;
         if (accepted === msgs.length) {
           done = true;
           resolve();
@@ -103,6 +119,10 @@ export class StreamLink implements Link {
       for (const m of msgs) sock.write(this.frame(m), finish);
       sock.uncork();
     });
+  }
+
+  progress(): number {
+    return this.taken;
   }
 
   /**
@@ -123,7 +143,7 @@ export class StreamLink implements Link {
         closed = true;
         if (timer) clearTimeout(timer);
         timer = null;
-        sock.destroy();
+        cutOff(sock);
         resolve();
       };
       if (sock.destroyed) return done();
@@ -236,6 +256,8 @@ export function errnoText(errno: number): string {
 export class UnixDgramLink implements Link {
   onDown?: (err: Error) => void;
   private proc: ChildProcess | null = null;
+  /** Datagrams the relay has sent (status 0). */
+  private taken = 0;
   /** Callbacks waiting for a status byte, in order. */
   private waiting: ((status: number) => void)[] = [];
 
@@ -291,6 +313,7 @@ export class UnixDgramLink implements Link {
             return;
           }
           i++;
+          this.taken++;
           next();
         });
         const len = Buffer.allocUnsafe(4);
@@ -299,6 +322,10 @@ export class UnixDgramLink implements Link {
       };
       next();
     });
+  }
+
+  progress(): number {
+    return this.taken;
   }
 
   close(): Promise<void> {

@@ -39,7 +39,11 @@ export interface Sink {
   readonly name: string;
   write(rec: Record<string, unknown>): void;
   flush(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Delivers what it can and releases the output. `deadline` (Date.now() ms) bounds the whole
+   * of it, shared by every output that closes at once (MultiSink); without it, the sink's own.
+   */
+  close(deadline?: number): Promise<void>;
   stats(): SinkStats;
 }
 
@@ -141,8 +145,8 @@ export class MultiSink implements Sink {
   async flush(): Promise<void> {
     await Promise.all(this.sinks.map((s) => s.flush()));
   }
-  async close(): Promise<void> {
-    await Promise.all(this.sinks.map((s) => s.close()));
+  async close(deadline?: number): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.close(deadline)));
   }
   stats(): SinkStats {
     const t: SinkStats = { sent: 0, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };

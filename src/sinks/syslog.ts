@@ -42,6 +42,9 @@ export class SyslogSink implements Sink {
     const backlog: Backlog = cfg.spool ? new Spool(cfg.spool) : new MemoryBacklog(cfg.memoryBytes ?? 16 * 1024 * 1024);
     this.delivery = new Delivery(this.name, link, backlog, {
       batchSize: cfg.batchSize ?? 256,
+      // A stream socket reports a send done when the kernel took all of it: sends of at most
+      // 64 KiB let a receiver that reads slowly show progress (see close()).
+      ...(link instanceof StreamLink ? { batchBytes: 64 * 1024 } : {}),
       backoffMinMs: cfg.backoffMinMs,
       backoffMaxMs: cfg.backoffMaxMs,
       log: cfg.log,
@@ -64,8 +67,12 @@ export class SyslogSink implements Sink {
     return this.delivery.flush();
   }
 
-  close(): Promise<void> {
-    return this.delivery.close();
+  /**
+   * Delivers what the receiver takes until `deadline` (default 5 s from now), stopping once it
+   * has taken nothing for 1 s; then our FIN and at most 1 s for the receiver's (stream sockets).
+   */
+  close(deadline?: number): Promise<void> {
+    return this.delivery.close({ deadline, idleMs: 1000, peerMs: 1000 });
   }
 
   stats(): SinkStats & { truncated: number } {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afpacketLoadError } from '../../src/capture/afpacket.js';
 import { repoRoot } from '../helpers/paths.js';
+import { udpFrame, writePcap } from '../helpers/pcapgen.js';
 import { killSensors, readJsonl, spawnSensor, type Finished } from './helpers.js';
 
 const sample = path.join(repoRoot(), 'data', 'testbed', 'sample.pcap');
@@ -89,6 +90,122 @@ test('a syslog TCP receiver that never closes its side: every record arrives, th
     assert.equal(got.length, 38);
     assert.equal(new Set(got.map((m) => JSON.parse(m.slice(m.indexOf('{'))).network.community_id)).size, 38);
     assert.ok(sawFin, 'the sensor sent its FIN');
+  } finally {
+    for (const s of conns) s.destroy();
+    srv.close();
+  }
+});
+
+/** N one-packet UDP flows (all_flows writes a record for each). */
+function udpFlows(name: string, n: number): string {
+  const frames = [];
+  for (let i = 0; i < n; i++) {
+    const src = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    frames.push({ ts: 1000 + i * 0.001, bytes: udpFrame({ src, dst: '192.0.2.1', sport: 1024 + (i % 50000), dport: 53, payload: 'x' }) });
+  }
+  const f = path.join(dir, name);
+  writePcap(f, frames);
+  return f;
+}
+
+/** Counts the RFC 6587 octet-counted frames a receiver reads. */
+function frameCounter(): { feed: (d: Buffer) => void; count: () => number } {
+  let buf = Buffer.alloc(0);
+  let n = 0;
+  return {
+    feed(d) {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const sp = buf.indexOf(0x20);
+        if (sp < 0) break;
+        const len = Number(buf.subarray(0, sp).toString('ascii'));
+        if (buf.length < sp + 1 + len) break;
+        n++;
+        buf = buf.subarray(sp + 1 + len);
+      }
+    },
+    count: () => n,
+  };
+}
+
+const FLOWS = 8000;
+/** 8000 records of about 1.1 kB (features included): more than the kernel's socket buffers hold. */
+const stallConf = (name: string, port: number) => conf(name, [
+  'metrics: { listen: off }',
+  'flow: { all_flows: true }',
+  `outputs: [{ type: syslog, name: siem, transport: tcp, host: 127.0.0.1, port: ${port}, features: true }]`,
+]);
+
+test('a syslog TCP receiver that accepts but never reads: the sensor exits 0 within 1 s of idle output, what was not taken counted as dropped', async () => {
+  const pcap = udpFlows('stall.pcap', FLOWS);
+  const conns: net.Socket[] = [];
+  const srv = net.createServer({ pauseOnConnect: true }, (s) => {
+    conns.push(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  try {
+    const t0 = Date.now();
+    const r = await runWithin(['--config', stallConf('stall.yaml', port), '--pcap', pcap], 60_000);
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    const l = lines(r.stderr);
+    assert.equal(l.at(-2), `stnn sensor: done: ${FLOWS} packets, ${FLOWS * 43} bytes, ${FLOWS} flow records, ${FLOWS} unclassified, kernel drops 0, ring drops 0`);
+    const m = /^stnn sensor: sink siem: sent (\d+), dropped (\d+), errors 0$/.exec(l.at(-1) ?? '');
+    assert.ok(m, r.stderr);
+    const [sent, dropped] = [Number(m[1]), Number(m[2])];
+    assert.equal(sent + dropped, FLOWS);
+    assert.ok(sent > 0 && dropped > 0, `sent ${sent}, dropped ${dropped}`);
+    // Start-up and reading take about 1.5 s here; the outputs then take at most 1 s of no
+    // progress to give up (before: a 5 s flush, another 5 s flush in close, then 1 s: ~13 s).
+    assert.ok(took < 6000, `the sensor took ${took} ms`);
+    // What was counted as sent, the kernel took: the receiver gets all of it once it reads, and
+    // at most the rest of the one send (64 KiB, under 60 of these records) that was cut off.
+    assert.equal(conns.length, 1);
+    const rx = frameCounter();
+    conns[0]!.on('data', rx.feed);
+    const ended = new Promise((res) => conns[0]!.once('close', res));
+    conns[0]!.resume();
+    await ended;
+    assert.ok(rx.count() >= sent && rx.count() - sent < 60, `received ${rx.count()}, counted as sent ${sent}`);
+  } finally {
+    for (const s of conns) s.destroy();
+    srv.close();
+  }
+});
+
+test('a syslog TCP receiver that reads slowly gets every record before the sensor exits', async () => {
+  const pcap = udpFlows('slow.pcap', FLOWS);
+  const rx = frameCounter();
+  let bytes = 0;
+  const conns: net.Socket[] = [];
+  // One read of at most 64 KiB every 20 ms: the 9 MB take several seconds (a flush bounded at
+  // 1 s would lose most of them).
+  const srv = net.createServer({ pauseOnConnect: true }, (s) => {
+    conns.push(s);
+    s.on('error', () => {});
+    s.on('data', (d: Buffer) => {
+      bytes += d.length;
+      rx.feed(d);
+      s.pause();
+      setTimeout(() => s.resume(), 20);
+    });
+    setTimeout(() => s.resume(), 20);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  try {
+    const t0 = Date.now();
+    const r = await runWithin(['--config', stallConf('slow.yaml', port), '--pcap', pcap], 60_000);
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lines(r.stderr).at(-1), `stnn sensor: done: ${FLOWS} packets, ${FLOWS * 43} bytes, ${FLOWS} flow records, ${FLOWS} unclassified, kernel drops 0, ring drops 0`);
+    const ended = new Promise((res) => (conns[0]!.closed ? res(null) : conns[0]!.once('close', res)));
+    await ended;
+    assert.equal(rx.count(), FLOWS);
+    assert.ok(bytes > 8_000_000, `${bytes} bytes`);
+    assert.ok(took > 2000, `the receiver cannot have read ${bytes} bytes in ${took} ms`);
   } finally {
     for (const s of conns) s.destroy();
     srv.close();
