@@ -196,13 +196,18 @@ export function configFrom(doc: unknown, file: string, opts: LoadOptions = {}): 
   };
 
   const i = r.section(root, 'inference', ['models', 'backend', 'batch_size', 'max_wait_ms', 'max_backlog', 'threads']);
+  // Given but empty (`models:` is a YAML null, or "") is a mistake, not "no models": it would
+  // silently turn every verdict into 'unclassified'. Leaving the key out means no models.
+  if (Object.hasOwn(i, 'models') && (i['models'] === null || (typeof i['models'] === 'string' && i['models'].trim() === ''))) {
+    r.fail('inference.models', 'empty (omit the key to run without models)');
+  }
   const models = r.str(i, 'inference', 'models', null);
   const backend = r.str(i, 'inference', 'backend', 'wasm') as string;
   if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
     r.fail('inference.backend', `expected one of ${BACKEND_NAMES.join(', ')}, got ${shown(backend)}`);
   }
   const inference: InferenceConfig = {
-    models: models === '' ? null : models,
+    models,
     backend: backend as BackendName,
     batchSize: r.int(i, 'inference', 'batch_size', 1, 65536, 256),
     maxWaitMs: r.int(i, 'inference', 'max_wait_ms', 0, 60_000, 50),

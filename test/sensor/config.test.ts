@@ -97,3 +97,26 @@ test('outputs: `type: null` unquoted is YAML null: the error says to quote it; q
   }
   rmSync(dir, { recursive: true });
 });
+
+test('inference.models given but empty (YAML null, "") is an error naming the key; left out, the sensor runs without models', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stnn-conf-'));
+  const f = path.join(dir, 'models.yaml');
+  for (const v of ['', '~', 'null', '""', "''", '"  "']) {
+    writeFileSync(f, `inference:\n  models: ${v}\n  threads: 1\n`);
+    assert.throws(() => loadConfig(f, { pcap: true }), (e: unknown) => {
+      assert.ok(e instanceof StnnError);
+      assert.equal(e.code, 'STNN_CONFIG');
+      assert.equal(e.exitCode, 2);
+      assert.equal(e.message, `${f}: inference.models: empty (omit the key to run without models)`);
+      return true;
+    }, `models: ${v}`);
+  }
+  // left out: no models (a features-only sensor), as documented
+  for (const text of ['inference:\n  threads: 2\n', 'inference:\n', 'metrics: { listen: off }\n']) {
+    writeFileSync(f, text);
+    assert.equal(loadConfig(f, { pcap: true }).inference.models, null, text);
+  }
+  writeFileSync(f, 'inference:\n  models: /opt/models\n');
+  assert.equal(loadConfig(f, { pcap: true }).inference.models, '/opt/models');
+  rmSync(dir, { recursive: true });
+});

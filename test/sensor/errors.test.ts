@@ -46,6 +46,9 @@ test('a bad value names the file, the key and the reason', () => {
   expectOneLine(runSensor(['--config', g]), `stnn: ${g}: outputs[0].transport: must be one of udp, tcp, unix, got "carrier-pigeon"`);
   expectOneLine(runSensor([]), 'stnn: --config: missing (the YAML configuration, e.g. conf/stnn.yaml)');
   expectOneLine(runSensor(['--config', path.join(dir, 'none.yaml')]), `stnn: ${path.join(dir, 'none.yaml')}: no such file`);
+  const m = conf('models.yaml', 'inference:\n  models:\noutputs: [{ type: "null" }]\n');
+  expectOneLine(runSensor(['--config', m, '--pcap', path.join(repoRoot(), 'data', 'testbed', 'sample.pcap')]),
+    `stnn: ${m}: inference.models: empty (omit the key to run without models)`);
   const p = conf('pcap.yaml', 'metrics: { listen: off }\n');
   expectOneLine(runSensor(['--config', p, '--pcap', path.join(dir, 'none.pcap')]), `stnn: ${path.join(dir, 'none.pcap')}: no such file`);
 });
