@@ -47,7 +47,15 @@ export interface ExtractSummary {
   errors: StnnError[];
 }
 
-const PROTO_NAME: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp' };
+/**
+ * network.transport: the IANA protocol keyword, lower-case as ECS asks; the number as text for
+ * a protocol not listed here.
+ */
+const PROTO_NAME: Readonly<Record<number, string>> = {
+  1: 'icmp', 2: 'igmp', 4: 'ipv4', 6: 'tcp', 8: 'egp', 17: 'udp', 33: 'dccp', 41: 'ipv6', 46: 'rsvp', 47: 'gre',
+  50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 88: 'eigrp', 89: 'ospfigp', 103: 'pim', 112: 'vrrp', 115: 'l2tp',
+  132: 'sctp', 136: 'udplite', 137: 'mpls-in-ip',
+};
 
 export function flowToRecord(f: Flow, reason: EndReason, file?: string): FlowRecord {
   const n = f.ipVersion === 6 ? 16 : 4;

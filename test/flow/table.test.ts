@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractFlows } from '../../src/flow/extract.js';
 import { PRE_PACKETS } from '../../src/flow/table.js';
-import type { FlowRecord } from '../../src/flow/record.js';
+import { ecsJson, toEcs, type FlowRecord } from '../../src/flow/record.js';
 import { featureIndex } from '../../src/features/names.js';
 import { exactFeatures } from '../helpers/exact-features.js';
-import { tcpFrame, udpFrame, writePcap, type GenFrame, type TcpOpts } from '../helpers/pcapgen.js';
+import { ipPacket, linkWrap, tcpFrame, udpFrame, writePcap, type GenFrame, type TcpOpts } from '../helpers/pcapgen.js';
 import {
   alpnExt, cat, clientHelloBody, filler, handshake, record, serverHelloBody, sniExt, supportedVersionSH,
   supportedVersionsCH,
@@ -244,4 +244,28 @@ test('statistics of a TLS flow recognised late include every packet before it (p
       assert.ok(Math.abs(got - expected[i]) <= 1e-9 * Math.max(1, Math.abs(expected[i])), `k=${k} feature ${i}: ${got} vs ${expected[i]}`);
     }
   }
+});
+
+test('network.transport names other IP protocols by their IANA keyword, lower-case (igmp, gre, esp, ah); an unlisted one by its number', async () => {
+  const A = { src: '10.0.0.1', dst: '224.0.0.22' };
+  const B = { src: '10.0.0.1', dst: '10.0.0.2' };
+  const frames: GenFrame[] = [
+    // IGMPv3 membership report header, GRE (no options, IPv4 inside: not followed, tunnels off), ESP SPI+seq, AH header
+    { ts: 1, bytes: linkWrap({}, ipPacket({ ...A, ttl: 1 }, 2, Uint8Array.from([0x22, 0, 0xea, 0x03, 0, 0, 0, 0]))) },
+    { ts: 2, bytes: linkWrap({}, ipPacket(B, 47, Uint8Array.from([0, 0, 0x08, 0x00]))) },
+    { ts: 3, bytes: linkWrap({}, ipPacket(B, 50, Uint8Array.from([0, 0, 0x10, 0x01, 0, 0, 0, 1, 9, 9, 9, 9]))) },
+    { ts: 4, bytes: linkWrap({}, ipPacket(B, 51, Uint8Array.from([50, 4, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))) },
+    { ts: 5, bytes: linkWrap({}, ipPacket(B, 253, Uint8Array.from([1, 2, 3, 4]))) },
+  ];
+  const path = join(dir, `f${fileNo++}.pcap`);
+  writePcap(path, frames);
+  const out: FlowRecord[] = [];
+  await extractFlows([path], { allFlows: true, tunnels: false, onFlow: (f) => out.push(f) });
+  assert.deepEqual(out.map((f) => [f.transport, f.dstIp, f.fwdPackets]).sort(), [
+    ['253', '10.0.0.2', 1], ['ah', '10.0.0.2', 1], ['esp', '10.0.0.2', 1], ['gre', '10.0.0.2', 1], ['igmp', '224.0.0.22', 1],
+  ]);
+  // as written in the ECS record of --all-flows
+  const igmp = out.find((f) => f.transport === 'igmp')!;
+  assert.equal((toEcs(igmp).network as Record<string, unknown>).transport, 'igmp');
+  assert.match(ecsJson(igmp), /"network":\{"transport":"igmp","type":"ipv4",/);
 });
