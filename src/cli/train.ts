@@ -13,12 +13,12 @@ import { readDataset, type Dataset } from '../dataset/io.js';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { describeBackend, initBackend, parseBackendOption } from '../model/engine.js';
 import { fitNormalizer } from '../model/normalize.js';
-import { checkAppName, readManifest, recordApp, type Arch } from '../model/registry.js';
+import { checkAppName, installApp, readManifest, removeTempEntries, type Arch } from '../model/registry.js';
 import { siblingModule } from '../util/paths.js';
 import { trainApp, type TrainAppResult, type TrainAppTask } from '../model/train-app.js';
 import type { TrainWorkerResult, TrainWorkerTask } from '../model/train-worker.js';
 import { ARCH_KINDS, ARCH_SIZES, N_FEATURES, type ArchKind, type ArchSize } from '../model/stnn.js';
-import { SPLIT_TRAIN } from '../model/train.js';
+import { SPLIT_TRAIN, SPLIT_VALIDATION } from '../model/train.js';
 import { StnnError, fromWireError, usageError } from '../util/errors.js';
 import { intOption, numOption, parseCommand, type CommandSpec } from './args.js';
 
@@ -58,7 +58,7 @@ const spec: CommandSpec<typeof options> = {
     epochs: 'most epochs per application',
     batch: 'training batch size',
     patience: 'epochs without a better validation loss before stopping',
-    seed: 'seed of weight initialisation and sampling',
+    seed: 'seed of weight initialisation and sampling (dropout masks are not seeded: two runs differ slightly)',
     balance: "'weights' (class weights) or 'sample' (undersample the larger class each epoch)",
     lr: 'Adam learning rate',
     'min-flows': 'without --app, skip applications with fewer training flows than this',
@@ -163,51 +163,75 @@ export async function run(argv: string[]): Promise<number> {
   }
   log(`training ${todo.length} application(s) into ${dir}: ${arch.kind}/${arch.size}, ${ds.n} flows, up to ${epochs} epochs, batch ${batchSize}, seed ${seed}`);
 
-  mkdirSync(dir, { recursive: true });
-  const engine = { tfjs: tf.version.tfjs, backend: info.name };
-  const task = (app: string): TrainAppTask => ({
-    app, dir, dataset: path.basename(file), X: ds.X, y: ds.y, split: ds.split, kind: arch.kind, size: arch.size,
-    seed, epochs, batchSize, patience, balance, learningRate: lr, normalizer: normalizer!,
-  });
-  const record = (r: TrainAppResult) => {
-    if (r.warning) log(r.warning);
-    recordApp(dir, r.app, { featureSet: ds.featureSet, arch, normalizer: normalizer!, engine, entry: r.entry });
-    log(r.summary);
-  };
-  if (jobs === 1 || todo.length === 1) {
-    for (const app of todo) {
-      const bar = new EpochBar(!quiet && process.stderr.isTTY === true, app, epochs);
-      record(await trainApp(task(app), { log, onBatch: (e, b, n) => bar.batch(e, b, n), beforeLog: () => bar.clear() }));
-    }
-    return 0;
+  let validation = 0;
+  for (let i = 0; i < ds.n; i++) if (ds.split[i] === SPLIT_VALIDATION) validation++;
+  if (validation === 0) {
+    throw new StnnError('STNN_BAD_INPUT', `${file}: the validation split is empty (needed for early stopping and the voting lists; rebuild it with validation in --fractions)`);
   }
-  // Several applications at a time, one worker thread (and tfjs backend) each. Each result is
-  // recorded as it arrives; after a failure no new application is started, those running finish
-  // and are recorded, as the ones before a failure are when training one at a time.
-  const threads = Math.min(jobs, todo.length);
-  const pool = new Piscina<TrainWorkerTask, TrainWorkerResult>({
-    filename: siblingModule(import.meta.url, '../model/train-worker'),
-    minThreads: threads, maxThreads: threads, idleTimeout: 1000,
-  });
-  log(`${threads} applications at a time, one worker thread each`);
-  const queue = [...todo];
-  let failure: unknown = null;
-  const lane = async () => {
-    for (let app = queue.shift(); app !== undefined && failure === null; app = queue.shift()) {
-      try {
-        const r = await pool.run({ ...task(app), backend, verbose: !quiet });
-        if ('error' in r) throw fromWireError(r.error);
-        record(r.result);
-      } catch (err) {
-        failure ??= err;
+  mkdirSync(dir, { recursive: true });
+  const stale = removeTempEntries(dir);
+  if (stale.length) log(`removed ${stale.length} temporary file(s) an interrupted training left in ${dir}: ${stale.join(', ')}`);
+  // Interrupted (Ctrl-C, SIGTERM): this process's staging directories go; what is installed stays
+  // (an application is installed in one synchronous step, so the manifest matches the files).
+  const onSignal = (sig: NodeJS.Signals) => {
+    const gone = removeTempEntries(dir, process.pid);
+    process.stderr.write(`stnn: ${sig}: training stopped${gone.length ? `, removed ${gone.join(', ')}` : ''}; applications finished before are installed\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const trainAll = async (): Promise<number> => {
+    const engine = { tfjs: tf.version.tfjs, backend: info.name };
+    const task = (app: string): TrainAppTask => ({
+      app, dir, dataset: path.basename(file), X: ds.X, y: ds.y, split: ds.split, kind: arch.kind, size: arch.size,
+      seed, epochs, batchSize, patience, balance, learningRate: lr, normalizer: normalizer!,
+    });
+    const record = (r: TrainAppResult) => {
+      if (r.warning) log(r.warning);
+      installApp(dir, r.app, r.staged, { featureSet: ds.featureSet, arch, normalizer: normalizer!, engine, entry: r.entry });
+      log(r.summary);
+    };
+    if (jobs === 1 || todo.length === 1) {
+      for (const app of todo) {
+        const bar = new EpochBar(!quiet && process.stderr.isTTY === true, app, epochs);
+        record(await trainApp(task(app), { log, onBatch: (e, b, n) => bar.batch(e, b, n), beforeLog: () => bar.clear() }));
       }
+      return 0;
     }
+    // Several applications at a time, one worker thread (and tfjs backend) each. Each result is
+    // recorded as it arrives; after a failure no new application is started, those running finish
+    // and are recorded, as the ones before a failure are when training one at a time.
+    const threads = Math.min(jobs, todo.length);
+    const pool = new Piscina<TrainWorkerTask, TrainWorkerResult>({
+      filename: siblingModule(import.meta.url, '../model/train-worker'),
+      minThreads: threads, maxThreads: threads, idleTimeout: 1000,
+    });
+    log(`${threads} applications at a time, one worker thread each`);
+    const queue = [...todo];
+    let failure: unknown = null;
+    const lane = async () => {
+      for (let app = queue.shift(); app !== undefined && failure === null; app = queue.shift()) {
+        try {
+          const r = await pool.run({ ...task(app), backend, verbose: !quiet });
+          if ('error' in r) throw fromWireError(r.error);
+          record(r.result);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: threads }, lane));
+    } finally {
+      await pool.destroy();
+    }
+    if (failure !== null) throw failure;
+    return 0;
   };
   try {
-    await Promise.all(Array.from({ length: threads }, lane));
+    return await trainAll();
   } finally {
-    await pool.destroy();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  if (failure !== null) throw failure;
-  return 0;
 }

@@ -11,7 +11,7 @@
  * directory renamed into place, then the manifest is rewritten atomically (temp file + rename).
  * Files are read and written with node:fs (tfjs' file:// handlers exist only in tfjs-node).
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -185,8 +185,8 @@ export interface SaveInfo {
  */
 export async function saveApp(dir: string, app: string, model: tf.LayersModel, info: SaveInfo): Promise<Manifest> {
   checkAppCompatible(dir, info);
-  await writeAppFiles(dir, app, model, info.extraFiles);
-  return recordApp(dir, app, info);
+  const staged = await writeAppFiles(dir, app, model, info.extraFiles);
+  return installApp(dir, app, staged, info);
 }
 
 /** Fails unless the directory (if it has a manifest) can take a model made with `info`. */
@@ -198,31 +198,100 @@ function checkAppCompatible(dir: string, info: Pick<SaveInfo, 'featureSet' | 'ar
   return old;
 }
 
+/** Temporary entries in a model directory: `.NAME.tmp-PID` or `.NAME.tmp-PID-THREAD`, and `manifest.json.tmp-PID`. */
+const TEMP_ENTRY = /^(?:\..+|manifest\.json)\.(?:tmp|old)-(\d+)(?:-\d+)?$/;
+
 /**
- * The first half of saveApp: the application's files (model.json, weights.bin, extra files), put in
- * place by renaming a temporary directory. Files of different applications never collide, so
- * several trainers (worker threads) may write at once; the manifest is recordApp's, one writer.
+ * This thread's staging directory for an application: its files are written there (training
+ * writes its curve into it as it goes) and renamed into place by installApp.
  */
-export async function writeAppFiles(dir: string, app: string, model: tf.LayersModel, extraFiles: Record<string, string | Uint8Array> = {}): Promise<void> {
+export function stagingDir(dir: string, app: string): string {
   checkAppName(app);
-  mkdirSync(dir, { recursive: true });
-  const { json, weights } = await modelFiles(model);
-  const tmp = path.join(dir, `.${app}.tmp-${process.pid}-${threadId}`);
-  const final = path.join(dir, app);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeFileSync(path.join(tmp, 'model.json'), json);
-  writeFileSync(path.join(tmp, 'weights.bin'), weights);
-  for (const [name, body] of Object.entries(extraFiles)) writeFileSync(path.join(tmp, path.basename(name)), body);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
+  return path.join(dir, `.${app}.tmp-${process.pid}-${threadId}`);
 }
 
-/** The second half of saveApp: the application's manifest entry, rewritten atomically. */
-export function recordApp(dir: string, app: string, info: Omit<SaveInfo, 'extraFiles'>): Manifest {
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary entries left in a model directory: by processes that are gone (a training
+ * killed or interrupted), or with `ownPid`, this process's (on SIGINT). Returns their names.
+ */
+export function removeTempEntries(dir: string, ownPid?: number): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_ENTRY.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (ownPid !== undefined ? pid !== ownPid : pid === process.pid || pidAlive(pid)) continue;
+    const aside = /^\.(.+)\.old-\d+$/.exec(name);
+    if (aside && !existsSync(path.join(dir, aside[1]!))) {
+      // killed between moving the previous model aside and putting the new one in place: the
+      // manifest still describes the previous one, so it goes back
+      renameSync(path.join(dir, name), path.join(dir, aside[1]!));
+    } else {
+      rmSync(path.join(dir, name), { recursive: true, force: true });
+    }
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
+ * The first half of saveApp: the application's files (model.json, weights.bin, extra files) in
+ * its staging directory (made if needed; what is already there, such as a training curve, stays).
+ * Returns that directory. Files of different applications never collide, so several trainers
+ * (worker threads) may write at once; installApp, one caller at a time, puts them in place.
+ */
+export async function writeAppFiles(dir: string, app: string, model: tf.LayersModel, extraFiles: Record<string, string | Uint8Array> = {}): Promise<string> {
+  const staged = stagingDir(dir, app);
+  mkdirSync(staged, { recursive: true });
+  const { json, weights } = await modelFiles(model);
+  writeFileSync(path.join(staged, 'model.json'), json);
+  writeFileSync(path.join(staged, 'weights.bin'), weights);
+  for (const [name, body] of Object.entries(extraFiles)) writeFileSync(path.join(staged, path.basename(name)), body);
+  return staged;
+}
+
+/**
+ * The second half of saveApp: puts a staged application in place and writes its manifest entry.
+ * Synchronous from start to end, so a signal handler (which runs between tasks) cannot see the
+ * files and the manifest disagree. The previous files of the application are kept until the new
+ * ones are in place: when a rename fails, the directory is as it was.
+ */
+export function installApp(dir: string, app: string, staged: string, info: Omit<SaveInfo, 'extraFiles'>): Manifest {
   checkAppName(app);
-  const now = new Date().toISOString();
   const old = checkAppCompatible(dir, info);
+  const final = path.join(dir, app);
+  const aside = path.join(dir, `.${app}.old-${process.pid}`);
+  const fail = (err: unknown, what: string): never => {
+    rmSync(staged, { recursive: true, force: true });
+    throw new StnnError('STNN_RUNTIME', `${final}: cannot ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  };
+  const hadOld = existsSync(final);
+  if (hadOld) {
+    rmSync(aside, { recursive: true, force: true });
+    try { renameSync(final, aside); } catch (err) { fail(err, 'move the previous model aside'); }
+  }
+  try {
+    renameSync(staged, final);
+  } catch (err) {
+    if (hadOld) renameSync(aside, final);
+    fail(err, 'put the new model in place');
+  }
+  const now = new Date().toISOString();
   const m: Manifest = old ?? {
     format: MODEL_FORMAT_VERSION,
     featureSet: info.featureSet,
@@ -236,7 +305,15 @@ export function recordApp(dir: string, app: string, info: Omit<SaveInfo, 'extraF
   m.apps[app] = { dir: app, ...info.entry };
   m.engine = info.engine;
   m.updatedAt = now;
-  writeAtomic(manifestPath(dir), JSON.stringify(m, null, 2) + '\n');
+  try {
+    writeAtomic(manifestPath(dir), JSON.stringify(m, null, 2) + '\n');
+  } catch (err) {
+    // the manifest still describes the previous model: put its files back
+    rmSync(final, { recursive: true, force: true });
+    if (hadOld) renameSync(aside, final);
+    throw err;
+  }
+  if (hadOld) rmSync(aside, { recursive: true, force: true });
   return m;
 }
 

@@ -1,15 +1,15 @@
 /**
  * One application's whole training, as `stnn train` does it: the one-class model (train.ts), its
  * voting list calibrated on the validation split, validation metrics, and its files written into
- * the model directory. The manifest entry is returned, not written: the caller records it
- * (registry.recordApp), so that several of these can run at once in worker threads
- * (train-worker.ts) with one writer of the manifest.
+ * its staging directory in the model directory (registry.stagingDir; the training curve goes
+ * there epoch by epoch). The staged files and the manifest entry are returned, not installed:
+ * the caller installs them (registry.installApp), so that several of these can run at once in
+ * worker threads (train-worker.ts) with one writer of the directory's manifest.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { threadId } from 'node:worker_threads';
 import type { Normalizer } from './normalize.js';
-import { writeAppFiles, type AppEntry } from './registry.js';
+import { stagingDir, writeAppFiles, type AppEntry } from './registry.js';
 import { trainOneClass, type EpochStats, type TrainOptions } from './train.js';
 import { calibrateVotingListDetailed } from './voting.js';
 
@@ -26,6 +26,8 @@ export interface TrainAppTask extends Omit<TrainOptions, 'y' | 'onEpoch' | 'onBa
 
 export interface TrainAppResult {
   app: string;
+  /** The staging directory holding model.json, weights.bin and curve.csv. */
+  staged: string;
   entry: Omit<AppEntry, 'dir'>;
   /** The line that sums the training up (epochs, validation figures, voting list, time). */
   summary: string;
@@ -43,7 +45,10 @@ export interface TrainAppHooks {
 
 export async function trainApp(t: TrainAppTask, hooks: TrainAppHooks = {}): Promise<TrainAppResult> {
   const { app } = t;
-  const curve = path.join(t.dir, `.${app}.curve.csv.tmp-${process.pid}-${threadId}`);
+  const staged = stagingDir(t.dir, app);
+  rmSync(staged, { recursive: true, force: true });
+  mkdirSync(staged, { recursive: true });
+  const curve = path.join(staged, 'curve.csv');
   const t0 = performance.now();
   let result;
   try {
@@ -58,9 +63,10 @@ export async function trainApp(t: TrainAppTask, hooks: TrainAppHooks = {}): Prom
     });
   } catch (err) {
     hooks.beforeLog?.();
-    rmSync(curve, { force: true });
+    rmSync(staged, { recursive: true, force: true });
     throw err;
   }
+  let ok = false;
   try {
     const seconds = (performance.now() - t0) / 1000;
     const cal = calibrateVotingListDetailed(result.valScores, result.valIsPositive, 0.5, result.valQ);
@@ -80,22 +86,22 @@ export async function trainApp(t: TrainAppTask, hooks: TrainAppHooks = {}): Prom
       trainSeconds: Number(seconds.toFixed(3)),
       samplesPerSecond: Math.round(result.history.reduce((a, h) => a + h.samples, 0) / result.history.reduce((a, h) => a + h.seconds, 0)),
     };
-    const curveText = readFileSync(curve);
-    await writeAppFiles(t.dir, app, result.model, { 'curve.csv': curveText });
+    await writeAppFiles(t.dir, app, result.model);
     const entry: Omit<AppEntry, 'dir'> = {
       votingList: cal.votingList, trainedAt: new Date().toISOString(), metrics,
       dataSummary: { ...result.data, dataset: t.dataset, seed: t.seed, calledPerGap: cal.called, correctPerGap: cal.correct },
     };
     const out: TrainAppResult = {
-      app, entry,
+      app, staged, entry,
       summary: `${app}: ${metrics.epochs} epochs (best ${metrics.bestEpoch}), val acc ${metrics.valAcc.toFixed(4)}, precision ${metrics.valPrecision.toFixed(3)}, recall ${metrics.valRecall.toFixed(3)}, voting list [${cal.votingList.map((x) => x.toFixed(3)).join(' ')}], ${seconds.toFixed(1)} s`,
     };
     if (result.data.validationPositive === 0) {
       out.warning = `warning: ${app}: the validation split has no flows of this application, so its recall is unknown and its voting list has no positive evidence (rebuild the dataset with more ${app} flows or another split)`;
     }
+    ok = true;
     return out;
   } finally {
-    rmSync(curve, { force: true });
+    if (!ok) rmSync(staged, { recursive: true, force: true });
     result.model.dispose();
   }
 }

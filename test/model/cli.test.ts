@@ -10,6 +10,11 @@ import { run as train } from '../../src/cli/train.js';
 import { run as models } from '../../src/cli/models.js';
 import { StnnError } from '../../src/util/errors.js';
 import { loadModels } from '../../src/model/registry.js';
+import { readDataset } from '../../src/dataset/io.js';
+import trainInWorker from '../../src/model/train-worker.js';
+import { fromWireError, type WireError } from '../../src/util/errors.js';
+import { spawn } from 'node:child_process';
+import { repoRoot } from '../helpers/paths.js';
 
 async function captureStdout(fn: () => Promise<number>): Promise<[number, string]> {
   const orig = process.stdout.write.bind(process.stdout);
@@ -111,12 +116,45 @@ test('stnn train --jobs 2: applications trained in worker threads, each recorded
 
   rmSync(dir, { recursive: true, force: true });
 
-  // an error inside a worker (here: no validation rows) arrives as the same StnnError
+  // a dataset without validation rows is refused before the model directory is made
   const noVal = syntheticSet(false);
   const bad = path.join(noVal.dir, 'models');
   await assert.rejects(train([noVal.file, '--models', bad, '--size', 'tiny', '--epochs', '1', '--quiet', '--jobs', '2']),
     (e: unknown) => e instanceof StnnError && e.code === 'STNN_BAD_INPUT' && e.exitCode === 2 &&
-      /^app '(alpha|beta)': the validation split is empty \(needed for early stopping and the voting list\)$/.test(e.message));
-  assert.ok(!existsSync(path.join(bad, 'manifest.json')), 'nothing recorded');
+      e.message === `${noVal.file}: the validation split is empty (needed for early stopping and the voting lists; rebuild it with validation in --fractions)`);
+  assert.ok(!existsSync(bad), 'no model directory made');
+
+  // an error inside a worker comes back as a code and a message, which the CLI throws again as the same StnnError
+  const ds = readDataset(noVal.file);
+  const r = await trainInWorker({
+    app: 'alpha', dir: bad, dataset: 'set.msgpack', X: ds.X, y: ds.y, split: ds.split, kind: 'stnn', size: 'tiny', seed: 1,
+    epochs: 1, batchSize: 32, patience: 1, balance: 'weights', learningRate: 1e-3,
+    normalizer: { transform: 'log1p-zscore', mean: new Array(115).fill(0), std: new Array(115).fill(1) }, backend: 'cpu', verbose: false,
+  });
+  assert.deepEqual(r, { error: { code: 'STNN_BAD_INPUT', message: "app 'alpha': the validation split is empty (needed for early stopping and the voting list)" } });
+  const again = fromWireError((r as { error: WireError }).error);
+  assert.ok(again instanceof StnnError && again.exitCode === 2);
+  assert.deepEqual(readdirSync(bad), [], 'a failed training leaves no staging directory');
   rmSync(noVal.dir, { recursive: true, force: true });
 });
+
+test('stnn train interrupted (SIGINT, --jobs 2): exit 130, no temporary files, the manifest names exactly the installed applications', async () => {
+  const { dir, file } = syntheticSet();
+  const mdir = path.join(dir, 'models');
+  const p = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'stnn.js'), 'train', file, '--models', mdir, '--size', 'tiny',
+    '--epochs', '100000', '--patience', '100000', '--batch', '8', '--jobs', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise<number | null>((resolve) => {
+    const t = setInterval(() => {
+      // both workers are past their first epoch: each has a staging directory with a curve
+      if ((err.match(/ epoch 2:/g) ?? []).length >= 2) { clearInterval(t); p.kill('SIGINT'); }
+    }, 50);
+    p.on('exit', (c) => { clearInterval(t); resolve(c); });
+  });
+  assert.equal(code, 130, err);
+  assert.match(err, /stnn: SIGINT: training stopped, removed \.(alpha|beta)\.tmp-\d+-\d+, \.(alpha|beta)\.tmp-\d+-\d+; applications finished before are installed\n$/);
+  assert.deepEqual(readdirSync(mdir), [], 'nothing was finished, nothing is left');
+  rmSync(dir, { recursive: true, force: true });
+});
+
