@@ -58,6 +58,9 @@ function isPcapMagic(m: number): boolean {
   return false;
 }
 
+/** The file name that means standard input (`cat x.pcap | stnn features -`). */
+export const STDIN = '-';
+
 /**
  * True when `path` is read as a stream: a FIFO, a pipe or socket (/dev/stdin, /dev/fd/N) or a
  * character device. Its bytes can be read once only, so it must not be opened just to be
@@ -66,7 +69,7 @@ function isPcapMagic(m: number): boolean {
  */
 export function isStreamInput(path: string): boolean {
   try {
-    const st = statSync(path);
+    const st = statSync(path === STDIN ? '/dev/stdin' : path);
     return st.isFIFO() || st.isSocket() || st.isCharacterDevice();
   } catch {
     return false;
@@ -81,7 +84,7 @@ export function isStreamInput(path: string): boolean {
 export function openCapture(path: string, chunkBytes?: number): CaptureReader {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path === STDIN ? '/dev/stdin' : path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const reason =

@@ -106,6 +106,10 @@ test('stnn features: a FIFO and a pipe into /dev/stdin give the records of the f
   const viaPipe = await stnn(['features', '/dev/stdin', '-q'], { pipeFrom: SAMPLE });
   assert.equal(viaPipe.code, 0, viaPipe.stderr);
   assert.deepEqual(records(viaPipe.stdout), want);
+  const viaDash = await stnn(['features', '-', '-q'], { pipeFrom: SAMPLE });
+  assert.equal(viaDash.code, 0, viaDash.stderr);
+  assert.deepEqual(records(viaDash.stdout), want);
+  assert.equal(JSON.parse(viaDash.stdout.split('\n')[1]!).file.path, '-');
 
   // a regular file and a FIFO on one command line: both read, in order
   const g = fifo();
