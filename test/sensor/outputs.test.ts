@@ -14,6 +14,7 @@ import { afpacketLoadError } from '../../src/capture/afpacket.js';
 import { repoRoot } from '../helpers/paths.js';
 import { udpFrame, writePcap } from '../helpers/pcapgen.js';
 import { killSensors, readJsonl, spawnSensor, type Finished } from './helpers.js';
+import { octetFrames } from '../helpers/octet.js';
 
 const sample = path.join(repoRoot(), 'data', 'testbed', 'sample.pcap');
 let dir = '';
@@ -61,18 +62,7 @@ test('a syslog TCP receiver that never closes its side: every record arrives, th
   const conns = new Set<net.Socket>();
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
     conns.add(s);
-    let buf = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const sp = buf.indexOf(0x20);
-        if (sp < 0) break;
-        const len = Number(buf.subarray(0, sp).toString('ascii'));
-        if (buf.length < sp + 1 + len) break;
-        got.push(buf.subarray(sp + 1, sp + 1 + len).toString('utf8'));
-        buf = buf.subarray(sp + 1 + len);
-      }
-    });
+    s.on('data', octetFrames((m) => got.push(m.toString('utf8'))));
     s.on('end', () => (sawFin = true));
     s.on('error', () => {});
   });
@@ -110,22 +100,8 @@ function udpFlows(name: string, n: number): string {
 
 /** Counts the RFC 6587 octet-counted frames a receiver reads. */
 function frameCounter(): { feed: (d: Buffer) => void; count: () => number } {
-  let buf = Buffer.alloc(0);
   let n = 0;
-  return {
-    feed(d) {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const sp = buf.indexOf(0x20);
-        if (sp < 0) break;
-        const len = Number(buf.subarray(0, sp).toString('ascii'));
-        if (buf.length < sp + 1 + len) break;
-        n++;
-        buf = buf.subarray(sp + 1 + len);
-      }
-    },
-    count: () => n,
-  };
+  return { feed: octetFrames(() => n++), count: () => n };
 }
 
 const FLOWS = 8000;

@@ -1,5 +1,5 @@
 /**
- * Spool behaviour of a sink against a plain TCP receiver (octet-counted frames parsed here):
+ * Spool behaviour of a sink against a plain TCP receiver (octet-counted frames, test/helpers/octet.ts):
  * bound and drop counting, replay after a sensor restart, JSON lines and null sinks, config errors.
  */
 import { test } from 'node:test';
@@ -13,6 +13,7 @@ import type { JsonlSink } from '../../src/sinks/jsonl.js';
 import { StnnError } from '../../src/util/errors.js';
 import { SyslogFormatter } from '../../src/sinks/syslog-format.js';
 import { record } from './fixtures.js';
+import { octetFrames } from '../helpers/octet.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
@@ -27,19 +28,7 @@ class Receiver {
     const server = net.createServer((s) => {
       this.socks.add(s);
       s.on('close', () => this.socks.delete(s));
-      let buf = Buffer.alloc(0);
-      s.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        for (;;) {
-          const sp = buf.indexOf(0x20);
-          if (sp < 0) break;
-          const len = Number(buf.subarray(0, sp).toString('ascii'));
-          assert.ok(Number.isInteger(len) && len > 0, `bad frame length ${buf.subarray(0, sp)}`);
-          if (buf.length < sp + 1 + len) break;
-          this.msgs.push(buf.subarray(sp + 1, sp + 1 + len).toString('utf8'));
-          buf = buf.subarray(sp + 1 + len);
-        }
-      });
+      s.on('data', octetFrames((m) => this.msgs.push(m.toString('utf8'))));
     });
     await new Promise<void>((r) => server.listen(this.port, '127.0.0.1', r));
     this.port = (server.address() as net.AddressInfo).port;
