@@ -17,10 +17,12 @@ const spec = {
   options: {
     config: { type: 'string' as const, short: 'c' },
     pcap: { type: 'string' as const, multiple: true },
+    check: { type: 'boolean' as const },
   },
   help: {
     config: 'YAML configuration (see conf/stnn.yaml)',
     pcap: 'read this pcap/pcapng file instead of capturing (repeatable; further files may follow as arguments)',
+    check: 'check the configuration as a start would (interface and capability, or the --pcap files; filter, metrics address, models, output paths), then exit: nothing is captured, written or sent',
   },
 };
 
@@ -44,6 +46,14 @@ export async function run(argv: string[]): Promise<number> {
   const flushDefaults = () => {
     if (defaults.length) log(`defaults for the keys not set: ${defaults.splice(0).join(' ')}`);
   };
+  if (parsed.values.check) {
+    const r = await Sensor.check({ config, pcap, log: () => {} });
+    flushDefaults();
+    const source = pcap.length ? `a replay of ${pcap.length} file(s)` : `capture on ${config.capture.interface}`;
+    const models = config.inference.models ? `models ${config.inference.models} (${r.apps.length} applications: ${r.apps.join(', ')})` : 'no models';
+    log(`${configFile}: configuration checked: ${source}, ${models}, outputs ${config.outputs.map((o) => o.name ?? o.type).join(', ')}; nothing was captured, written or sent`);
+    return 0;
+  }
   const sensor = await Sensor.start({ config, pcap, log: (m) => { flushDefaults(); log(m); } });
   flushDefaults();
   const onStop = (sig: string) => () => {

@@ -230,6 +230,21 @@ export function configFrom(doc: unknown, file: string, opts: LoadOptions = {}): 
         throw e;
       }
     });
+    // Every output has its own name: it labels its metrics, its log lines and its exit summary
+    // line. An unnamed one is named after its type, with -2, -3 … when the type repeats.
+    const taken = new Map<string, number>();
+    outputs.forEach((c, k) => {
+      if (c.name === undefined) return;
+      if (taken.has(c.name)) r.fail(`outputs[${k}].name`, `'${c.name}' is also the name of outputs[${taken.get(c.name)}] (names label the metrics and logs of each output)`);
+      taken.set(c.name, k);
+    });
+    outputs.forEach((c, k) => {
+      if (c.name !== undefined) return;
+      let name: string = c.type;
+      for (let n = 2; taken.has(name); n++) name = `${c.type}-${n}`;
+      c.name = name;
+      taken.set(name, k);
+    });
   }
 
   let metrics: SensorConfig['metrics'];

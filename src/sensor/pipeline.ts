@@ -37,6 +37,11 @@ export interface SensorOptions {
   log: (msg: string) => void;
 }
 
+/** What Sensor.check found: the applications of the model directory (none without models). */
+export interface CheckResult {
+  apps: string[];
+}
+
 export interface SensorSummary {
   packets: number;
   bytes: number;
@@ -121,7 +126,22 @@ export class Sensor {
     return s;
   }
 
-  private async open(pcap: string[] | undefined): Promise<void> {
+  /**
+   * Every start-up check of start() (the interface and capability when live, the capture files
+   * and the filter for a replay, the metrics address, the models, the outputs' paths), then
+   * closes what it opened: no output is opened, no file or spool is made, nothing is sent.
+   */
+  static async check(opts: SensorOptions): Promise<CheckResult> {
+    const s = new Sensor(opts);
+    try {
+      await s.open(opts.pcap, true);
+      return { apps: s.pool?.apps ?? [] };
+    } finally {
+      await s.teardown().catch(() => {});
+    }
+  }
+
+  private async open(pcap: string[] | undefined, checkOnly = false): Promise<void> {
     const { capture: cc, inference: ic } = this.cfg;
     const live = !pcap || pcap.length === 0;
     // Regular files are checked up front; FIFOs and pipes when the producer opens them.
@@ -167,9 +187,15 @@ export class Sensor {
     // The models, and the sinks' paths, before any sink is opened: a bad model directory or
     // output path leaves no verdict file, spool directory or cursor behind.
     if (ic.models) {
-      this.pool = await InferencePool.open({ dir: ic.models, backend: ic.backend, threads: ic.threads, log: this.log });
+      try {
+        this.pool = await InferencePool.open({ dir: ic.models, backend: ic.backend, threads: ic.threads, log: this.log });
+      } catch (e) {
+        // named as every other configuration error: the file and the key, then why
+        throw e instanceof StnnError ? new StnnError(e.code, `${this.cfg.file}: inference.models: ${e.message}`) : e;
+      }
     }
     checkSinkPaths(this.cfg.outputs);
+    if (checkOnly) return;
     this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${m}`) })));
     if (this.pool) {
       this.log(`models from ${ic.models}: ${this.pool.apps.length} applications (${this.pool.apps.join(', ')}), ${ic.threads} inference thread(s)`);

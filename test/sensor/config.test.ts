@@ -93,7 +93,7 @@ test('outputs: `type: null` unquoted is YAML null: the error says to quote it; q
   assert.throws(() => loadConfig(f, { pcap: true }), (e: unknown) => e instanceof StnnError && e.message === `${f}: outputs[0].type: missing (one of jsonl, syslog, kafka, null)`);
   for (const q of ['"null"', "'null'"]) {
     writeFileSync(f, `outputs:\n  - type: ${q}\n`);
-    assert.deepEqual(loadConfig(f, { pcap: true }).outputs, [{ type: 'null' }]);
+    assert.deepEqual(loadConfig(f, { pcap: true }).outputs, [{ type: 'null', name: 'null' }]);
   }
   rmSync(dir, { recursive: true });
 });
@@ -118,5 +118,24 @@ test('inference.models given but empty (YAML null, "") is an error naming the ke
   }
   writeFileSync(f, 'inference:\n  models: /opt/models\n');
   assert.equal(loadConfig(f, { pcap: true }).inference.models, '/opt/models');
+  rmSync(dir, { recursive: true });
+});
+
+test('outputs: each has its own name (unnamed ones after their type, -2 for a repeat); a repeated explicit name is an error', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stnn-conf-'));
+  const f = path.join(dir, 'names.yaml');
+  writeFileSync(f, [
+    'outputs:',
+    '  - { type: syslog, transport: udp, port: 5514 }',
+    '  - { type: syslog, transport: tcp, port: 5515 }',
+    '  - { type: syslog, transport: tcp, port: 5516, name: syslog-2 }',
+    '  - { type: jsonl, path: "-" }',
+    '',
+  ].join('\n'));
+  // the explicit syslog-2 keeps its name, so the second unnamed syslog becomes syslog-3
+  assert.deepEqual(loadConfig(f, { pcap: true }).outputs.map((o) => o.name), ['syslog', 'syslog-3', 'syslog-2', 'jsonl']);
+  writeFileSync(f, 'outputs:\n  - { type: "null", name: a }\n  - { type: jsonl, path: "-", name: a }\n');
+  assert.throws(() => loadConfig(f, { pcap: true }), (e: unknown) => e instanceof StnnError && e.exitCode === 2 &&
+    e.message === `${f}: outputs[1].name: 'a' is also the name of outputs[0] (names label the metrics and logs of each output)`);
   rmSync(dir, { recursive: true });
 });

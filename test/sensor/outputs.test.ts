@@ -243,8 +243,20 @@ test('a configuration that fails its check creates no verdict file, spool direct
   ];
   const noModels = conf('nomodels.yaml', ['metrics: { listen: off }', `inference: { models: ${JSON.stringify(models)} }`, ...outputs]);
   expectOneLine(await runWithin(['--config', noModels, '--pcap', sample], 60_000),
-    `stnn: ${models}/manifest.json: no model manifest (train with 'stnn train … --models ${models}')`);
+    `stnn: ${noModels}: inference.models: ${models}/manifest.json: no model manifest (train with 'stnn train … --models ${models}')`);
   assert.deepEqual(readdirSync(base), []);
+
+  // --check: the same checks, and with a good model directory exit 0 having written nothing
+  expectOneLine(await runWithin(['--config', noModels, '--pcap', sample, '--check'], 60_000),
+    `stnn: ${noModels}: inference.models: ${models}/manifest.json: no model manifest (train with 'stnn train … --models ${models}')`);
+  const shipped = path.join(repoRoot(), 'models', 'default');
+  const good = conf('good.yaml', ['metrics: { listen: off }', `inference: { models: ${JSON.stringify(shipped)} }`, ...outputs]);
+  const ok = await runWithin(['--config', good, '--pcap', sample, '--check'], 60_000);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, '');
+  assert.equal(lines(ok.stderr).at(-1), `stnn sensor: ${good}: configuration checked: a replay of 1 file(s), models ${shipped} ` +
+    '(8 applications: audio, chat, download, rest, update, upload, video, web), outputs jsonl, syslog; nothing was captured, written or sent');
+  assert.deepEqual(readdirSync(base), [], 'no verdict file, spool or cursor');
 
   // The last output's spool cannot be made (a regular file is in the way): the first output's
   // file is not made either.
