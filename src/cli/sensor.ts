@@ -82,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
         log(`sink ${k.name}: sent ${k.sent}, dropped ${k.dropped}, errors ${k.errors}${left}`);
       }
     }
+    for (const k of s.sinks) if (k.truncated > 0) log(`sink ${k.name}: ${k.truncated} messages cut to max_message_bytes`);
     // like `stnn features`: flows read before a damaged file's error are written, the run reports
     // it (exit 1); a stream that is not a capture is bad input (exit 2), as offline
     return sensor.exitCode;

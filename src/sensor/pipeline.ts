@@ -52,9 +52,13 @@ export interface SensorSummary {
   unclassified: Record<string, number>;
   ended: Record<string, number>;
   /** Per output, after it was flushed and closed (what a memory backlog still held is dropped). */
-  sinks: ({ name: string } & SinkStats)[];
+  /** Per output; `truncated`: syslog messages cut to max_message_bytes. */
+  sinks: ({ name: string; truncated: number } & SinkStats)[];
   producer?: ProducerSummary;
 }
+
+/** A syslog message limit that holds a verdict record with its 115 features (2.3-2.7 kB of JSON, plus the header). */
+export const FEATURES_MESSAGE_BYTES = 4096;
 
 /** The longest the outputs may take to deliver their backlog and close at exit (TimeoutStopSec is 60). */
 export const OUTPUTS_CLOSE_MS = 15_000;
@@ -197,6 +201,13 @@ export class Sensor {
     checkSinkPaths(this.cfg.outputs);
     if (checkOnly) return;
     this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${m}`) })));
+    for (const o of this.cfg.outputs) {
+      // A record with its 115 features is 2.3-2.7 kB of JSON (measured on the shipped sample):
+      // under a smaller limit every such message would be cut, and no longer parse.
+      if (o.type === 'syslog' && o.features && (o.maxMessageBytes ?? 2048) < FEATURES_MESSAGE_BYTES) {
+        this.log(`warning: sink ${o.name ?? o.type}: features: true with max_message_bytes ${o.maxMessageBytes ?? 2048}: records with features are about 2.5 kB and will be cut (set max_message_bytes to ${FEATURES_MESSAGE_BYTES} or more)`);
+      }
+    }
     if (this.pool) {
       this.log(`models from ${ic.models}: ${this.pool.apps.length} applications (${this.pool.apps.join(', ')}), ${ic.threads} inference thread(s)`);
     } else {
@@ -437,10 +448,10 @@ export class Sensor {
     };
   }
 
-  private sinkStats(): ({ name: string } & SinkStats)[] {
+  private sinkStats(): ({ name: string; truncated: number } & SinkStats)[] {
     return (this.sinks?.sinks ?? []).map((k) => {
-      const { sent, errors, spooled, dropped, spoolBytes } = k.stats();
-      return { name: k.name, sent, errors, spooled, dropped, spoolBytes };
+      const { sent, errors, spooled, dropped, spoolBytes, truncated } = k.stats() as SinkStats & { truncated?: number };
+      return { name: k.name, sent, errors, spooled, dropped, spoolBytes, truncated: truncated ?? 0 };
     });
   }
 

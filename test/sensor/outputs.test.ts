@@ -15,6 +15,7 @@ import { repoRoot } from '../helpers/paths.js';
 import { udpFrame, writePcap } from '../helpers/pcapgen.js';
 import { killSensors, readJsonl, spawnSensor, type Finished } from './helpers.js';
 import { octetFrames } from '../helpers/octet.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const sample = path.join(repoRoot(), 'data', 'testbed', 'sample.pcap');
 let dir = '';
@@ -301,4 +302,39 @@ test('--pcap checks capture.bpf as the live capture does: a bad filter is one li
   const r = await runWithin(['--config', good, '--pcap', sample], 60_000);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readJsonl(out).length, 38);
+});
+
+test('syslog with features under a too small max_message_bytes: a warning at start, the cut messages counted at exit', async () => {
+  const dgram = await import('node:dgram');
+  const rx = dgram.createSocket('udp4');
+  const sizes: number[] = [];
+  rx.on('message', (m) => sizes.push(m.length));
+  await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+  const port = rx.address().port;
+  try {
+    const small = conf('feat-small.yaml', ['metrics: { listen: off }', `inference: { models: ${JSON.stringify(path.join(repoRoot(), 'models', 'default'))} }`,
+      `outputs: [{ type: syslog, transport: udp, port: ${port}, features: true, name: siem }]`]);
+    const r = await runWithin(['--config', small, '--pcap', sample], 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    const l = lines(r.stderr);
+    assert.ok(l.includes('stnn sensor: warning: sink siem: features: true with max_message_bytes 2048: records with features are about 2.5 kB ' +
+      'and will be cut (set max_message_bytes to 4096 or more)'), r.stderr);
+    assert.equal(l.at(-1), 'stnn sensor: sink siem: 38 messages cut to max_message_bytes');
+    await sleep(200);
+    assert.equal(sizes.length, 38);
+    assert.ok(sizes.every((n) => n === 2048), `every datagram at the limit: ${[...new Set(sizes)]}`);
+
+    // at 4096 nothing is cut and there is no warning
+    sizes.length = 0;
+    const big = conf('feat-big.yaml', ['metrics: { listen: off }', `inference: { models: ${JSON.stringify(path.join(repoRoot(), 'models', 'default'))} }`,
+      `outputs: [{ type: syslog, transport: udp, port: ${port}, features: true, max_message_bytes: 4096, name: siem }]`]);
+    const r2 = await runWithin(['--config', big, '--pcap', sample], 60_000);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.doesNotMatch(r2.stderr, /warning|cut to/);
+    await sleep(200);
+    assert.equal(sizes.length, 38);
+    assert.ok(sizes.every((n) => n < 4096));
+  } finally {
+    rx.close();
+  }
 });
