@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afpacketLoadError } from '../../src/capture/afpacket.js';
@@ -59,6 +59,18 @@ const liveSkip = addon ? `the stnn-afpacket addon is not built: ${addon}` : proc
 test('a missing interface is one line, exit 2', { skip: liveSkip }, () => {
   const f = conf('noif.yaml', 'capture: { interface: nosuch0 }\nmetrics: { listen: off }\noutputs: [{ type: "null" }]\n');
   expectOneLine(runSensor(['--config', f]), 'stnn: afpacket: no such network interface: nosuch0');
+  expectOneLine(runSensor(['--config', f, '--check']), 'stnn: afpacket: no such network interface: nosuch0');
+});
+
+test('--check on a live interface opens it and exits 0, having written nothing', { skip: liveSkip }, () => {
+  const out = path.join(dir, 'live-check', 'v.jsonl');
+  const f = conf('check.yaml', `capture: { interface: lo }\nmetrics: { listen: off }\noutputs: [{ type: jsonl, path: ${JSON.stringify(out)} }]\n`);
+  const r = runSensor(['--config', f, '--check']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.trim().split('\n').at(-1),
+    `stnn sensor: ${f}: configuration checked: capture on lo, no models, outputs jsonl; nothing was captured, written or sent`);
+  assert.ok(!existsSync(path.dirname(out)), 'the output directory is not made');
 });
 
 const setprivSkip = liveSkip || (spawnSync('sh', ['-c', 'command -v setpriv']).status !== 0 ? 'setpriv (util-linux) is not installed' : false);
