@@ -47,7 +47,8 @@ export async function run(argv: string[]): Promise<number> {
     if (defaults.length) log(`defaults for the keys not set: ${defaults.splice(0).join(' ')}`);
   };
   if (parsed.values.check) {
-    const r = await Sensor.check({ config, pcap, log: () => {} });
+    // warnings of the configuration (e.g. a syslog limit too small for features) are printed too
+    const r = await Sensor.check({ config, pcap, log: (m) => { flushDefaults(); log(m); } });
     flushDefaults();
     const source = pcap.length ? `a replay of ${pcap.length} file(s)` : `capture on ${config.capture.interface}`;
     const models = config.inference.models ? `models ${config.inference.models} (${r.apps.length} applications: ${r.apps.join(', ')})` : 'no models';

@@ -17,6 +17,7 @@ import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { StnnError } from '../util/errors.js';
+import { processAlive } from '../util/process.js';
 import { appNameProblem } from '../util/app-name.js';
 import { checkNormalizer, type Normalizer } from './normalize.js';
 import { ARCH_KINDS, ARCH_SIZES, N_FEATURES, type ArchKind, type ArchSize } from './stnn.js';
@@ -210,15 +211,6 @@ export function stagingDir(dir: string, app: string): string {
   return path.join(dir, `.${app}.tmp-${process.pid}-${threadId}`);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes temporary entries left in a model directory: by processes that are gone (a training
  * killed or interrupted), or with `ownPid`, this process's (on SIGINT). Returns their names.
@@ -235,7 +227,7 @@ export function removeTempEntries(dir: string, ownPid?: number): string[] {
     const m = TEMP_ENTRY.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (ownPid !== undefined ? pid !== ownPid : pid === process.pid || pidAlive(pid)) continue;
+    if (ownPid !== undefined ? pid !== ownPid : pid === process.pid || processAlive(pid)) continue;
     const aside = /^\.(.+)\.old-\d+$/.exec(name);
     if (aside && !existsSync(path.join(dir, aside[1]!))) {
       // killed between moving the previous model aside and putting the new one in place: the

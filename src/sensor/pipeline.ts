@@ -20,6 +20,7 @@ import { N_FEATURES } from '../features/names.js';
 import { InferencePool } from '../inference/pool.js';
 import { siblingModule } from '../util/paths.js';
 import { checkSinkPaths, createSinks, type MultiSink, type SinkStats } from '../sinks/sink.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../sinks/syslog-format.js';
 import { fromWireError, StnnError } from '../util/errors.js';
 import type { SensorConfig } from './config.js';
 import { SensorMetrics, type MetricsSnapshot } from './metrics.js';
@@ -51,8 +52,10 @@ export interface SensorSummary {
   verdicts: Record<string, number>;
   unclassified: Record<string, number>;
   ended: Record<string, number>;
-  /** Per output, after it was flushed and closed (what a memory backlog still held is dropped). */
-  /** Per output; `truncated`: syslog messages cut to max_message_bytes. */
+  /**
+   * Per output, after it was flushed and closed (what a memory backlog still held is dropped);
+   * `truncated`: syslog messages cut to max_message_bytes.
+   */
   sinks: ({ name: string; truncated: number } & SinkStats)[];
   producer?: ProducerSummary;
 }
@@ -199,15 +202,16 @@ export class Sensor {
       }
     }
     checkSinkPaths(this.cfg.outputs);
-    if (checkOnly) return;
-    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${m}`) })));
     for (const o of this.cfg.outputs) {
       // A record with its 115 features is 2.3-2.7 kB of JSON (measured on the shipped sample):
       // under a smaller limit every such message would be cut, and no longer parse.
-      if (o.type === 'syslog' && o.features && (o.maxMessageBytes ?? 2048) < FEATURES_MESSAGE_BYTES) {
-        this.log(`warning: sink ${o.name ?? o.type}: features: true with max_message_bytes ${o.maxMessageBytes ?? 2048}: records with features are about 2.5 kB and will be cut (set max_message_bytes to ${FEATURES_MESSAGE_BYTES} or more)`);
+      const limit = o.type === 'syslog' ? o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES : 0;
+      if (o.type === 'syslog' && o.features && limit < FEATURES_MESSAGE_BYTES) {
+        this.log(`warning: sink ${o.name ?? o.type}: features: true with max_message_bytes ${limit}: records with features are about 2.5 kB and will be cut (set max_message_bytes to ${FEATURES_MESSAGE_BYTES} or more)`);
       }
     }
+    if (checkOnly) return;
+    this.sinks = await createSinks(this.cfg.outputs.map((o) => ({ ...o, log: (m: string) => this.log(`sink ${m}`) })));
     if (this.pool) {
       this.log(`models from ${ic.models}: ${this.pool.apps.length} applications (${this.pool.apps.join(', ')}), ${ic.threads} inference thread(s)`);
     } else {

@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StnnError } from '../util/errors.js';
+import { processAlive } from '../util/process.js';
 
 export interface SpoolOptions {
   /** Directory of this sink's spool (created if missing). */
@@ -78,13 +79,7 @@ function checkLock(dir: string): void {
     return; // no lock file: free
   }
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
-  let alive = true;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (alive) throw new StnnError('STNN_CONFIG', `spool ${dir}: in use by process ${pid} (remove ${lockFile} if that is wrong)`);
+  if (processAlive(pid)) throw new StnnError('STNN_CONFIG', `spool ${dir}: in use by process ${pid} (remove ${lockFile} if that is wrong)`);
 }
 
 /**

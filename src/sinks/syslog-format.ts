@@ -14,6 +14,9 @@
 import * as os from 'node:os';
 import { StnnError } from '../util/errors.js';
 
+
+/** max_message_bytes when not set: what common receivers take without cutting. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 2048;
 export const DEFAULT_SD_ID = 'stnn@32473';
 
 const FACILITIES: Record<string, number> = {
@@ -111,7 +114,7 @@ export class SyslogFormatter {
     const facility = lookup(FACILITIES, opts.facility, 16, 23, 'facility');
     const severity = lookup(SEVERITIES, opts.severity, 6, 7, 'severity');
     this.pri = facility * 8 + severity;
-    this.maxMessageBytes = opts.maxMessageBytes ?? 2048;
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     if (!Number.isInteger(this.maxMessageBytes) || this.maxMessageBytes < 480) {
       throw new StnnError('STNN_CONFIG', `syslog maxMessageBytes: must be an integer of at least 480 (RFC 5424 §6.1), got ${opts.maxMessageBytes}`);
     }

@@ -98,6 +98,21 @@ function inNs(ns: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): 
   return p;
 }
 
+/**
+ * In namespace `ns`: tcpdump on `iface` (the reference, into `pcap`) and the sensor with `cfg`,
+ * both running and capturing when this resolves.
+ */
+async function startBeside(ns: string, iface: string, cfg: string, pcap: string) {
+  const tcpdump = inNs(ns, ['tcpdump', '-i', iface, '-U', '-s', '0', '-w', pcap, `tcp port ${PORT}`]);
+  const sensor = spawnSensor(['--config', cfg], ['ip', 'netns', 'exec', ns]);
+  procs.push(sensor.child);
+  await until(() => /capturing on /.test(sensor.stderr()) || !sensor.running(), 20_000, 'the sensor to start');
+  assert.ok(sensor.running(), `the sensor exited: ${sensor.stderr()}`);
+  await until(() => existsSync(pcap) && statSync(pcap).size >= 24, 10_000, 'tcpdump to start');
+  await sleep(500);
+  return { tcpdump, sensor };
+}
+
 function runInNs(ns: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', input, timeout: 20_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -122,13 +137,7 @@ test('live capture on a veth: verdicts with SNI, packet counts and community ids
   ].join('\n'));
 
   const server = inNs(NS_S, ['openssl', 's_server', '-accept', String(PORT), '-cert', path.join(dir, 'cert.pem'), '-key', path.join(dir, 'key.pem'), '-www', '-quiet']);
-  const tcpdump = inNs(NS_S, ['tcpdump', '-i', VETH_S, '-U', '-s', '0', '-w', pcap, `tcp port ${PORT}`]);
-  const sensor = spawnSensor(['--config', cfg], ['ip', 'netns', 'exec', NS_S]);
-  procs.push(sensor.child);
-  await until(() => /capturing on /.test(sensor.stderr()) || !sensor.running(), 20_000, 'the sensor to start');
-  assert.ok(sensor.running(), `the sensor exited: ${sensor.stderr()}`);
-  await until(() => existsSync(pcap) && statSync(pcap).size >= 24, 10_000, 'tcpdump to start');
-  await sleep(500);
+  const { tcpdump, sensor } = await startBeside(NS_S, VETH_S, cfg, pcap);
 
   // Four closed connections: curl and s_client, TLS 1.2 and 1.3, each with its own SNI.
   const url = (host: string) => [`--resolve`, `${host}:${PORT}:${SERVER}`, `https://${host}:${PORT}/`];
@@ -227,13 +236,7 @@ test('live capture on loopback: each packet counted once per direction, as tcpdu
     '',
   ].join('\n'));
   const server = inNs(NS_L, ['openssl', 's_server', '-accept', `127.0.0.1:${PORT}`, '-cert', path.join(dir, 'cert.pem'), '-key', path.join(dir, 'key.pem'), '-www', '-quiet']);
-  const tcpdump = inNs(NS_L, ['tcpdump', '-i', 'lo', '-U', '-s', '0', '-w', pcap, `tcp port ${PORT}`]);
-  const sensor = spawnSensor(['--config', cfg], ['ip', 'netns', 'exec', NS_L]);
-  procs.push(sensor.child);
-  await until(() => /capturing on /.test(sensor.stderr()) || !sensor.running(), 20_000, 'the sensor to start');
-  assert.ok(sensor.running(), `the sensor exited: ${sensor.stderr()}`);
-  await until(() => existsSync(pcap) && statSync(pcap).size >= 24, 10_000, 'tcpdump to start');
-  await sleep(500);
+  const { tcpdump, sensor } = await startBeside(NS_L, 'lo', cfg, pcap);
 
   const url = (host: string) => ['--resolve', `${host}:${PORT}:127.0.0.1`, `https://${host}:${PORT}/`];
   const c13 = runInNs(NS_L, ['curl', '-sk', '--tlsv1.3', '-o', '/dev/null', '-w', '%{http_code}', ...url('lo13.stnn.test')]);
