@@ -13,6 +13,7 @@ import { readDataset, type Dataset } from '../dataset/io.js';
 import { FEATURE_SET_VERSION } from '../features/names.js';
 import { describeBackend, initBackend, parseBackendOption } from '../model/engine.js';
 import { fitNormalizer } from '../model/normalize.js';
+import { BALANCES } from '../model/train.js';
 import { checkAppName, installApp, readManifest, removeTempEntries, type Arch } from '../model/registry.js';
 import { siblingModule } from '../util/paths.js';
 import { trainApp, type TrainAppResult, type TrainAppTask } from '../model/train-app.js';
@@ -59,7 +60,7 @@ const spec: CommandSpec<typeof options> = {
     batch: 'training batch size',
     patience: 'epochs without a better validation loss before stopping',
     seed: 'seed of weight initialisation and sampling (dropout masks are not seeded: two runs differ slightly)',
-    balance: "'weights' (class weights) or 'sample' (undersample the larger class each epoch)",
+    balance: "'weights' (class weights), 'sample' (undersample the larger class each epoch) or 'none' (every row, unweighted)",
     lr: 'Adam learning rate',
     'min-flows': 'without --app, skip applications with fewer training flows than this',
     backend: 'TensorFlow.js backend: auto (the fastest available), node, wasm or cpu',
@@ -114,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   const minFlows = intOption('min-flows', v['min-flows'], 10, 1);
   const lr = numOption('lr', v.lr, 1e-3, 1e-7, 1);
   const jobs = intOption('jobs', v.jobs, 1, 1, 256);
-  const balance = pick('balance', v.balance, ['weights', 'sample'] as const)!;
+  const balance = pick('balance', v.balance, BALANCES)!;
   const kindOpt = pick<ArchKind>('arch', v.arch, ARCH_KINDS);
   const sizeOpt = pick<ArchSize>('size', v.size, ARCH_SIZES);
   const backend = parseBackendOption(v.backend);

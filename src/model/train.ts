@@ -5,7 +5,8 @@
  *
  * Balancing: 'weights' trains on every training row with class weights n/(2·n_class);
  * 'sample' trains each epoch on all rows of the smaller class plus an equally large fresh random
- * sample (without replacement) of the larger one.
+ * sample (without replacement) of the larger one; 'none' trains on every row, unweighted, so that
+ * P_target > 0.5 is the decision under the training split's own class shares.
  *
  * Not bit-reproducible: dropout masks come from tfjs' unseeded generator.
  */
@@ -16,6 +17,10 @@ import { StnnError } from '../util/errors.js';
 import { fitNormalizer, applyNormalizer, type Normalizer } from './normalize.js';
 import { scoreNormalized } from './score.js';
 import { buildModel, N_FEATURES, type ArchKind, type ArchSize } from './stnn.js';
+
+/** How the minority class is weighed: class weights, undersampling, or not at all (the paper's plain loss). */
+export type Balance = 'weights' | 'sample' | 'none';
+export const BALANCES: readonly Balance[] = ['weights', 'sample', 'none'];
 
 export const SPLIT_TRAIN = 0;
 export const SPLIT_VALIDATION = 1;
@@ -47,7 +52,7 @@ export interface TrainOptions {
   batchSize: number;
   /** Epochs without a better validation loss before stopping. */
   patience: number;
-  balance: 'weights' | 'sample';
+  balance: Balance;
   learningRate?: number;
   /** Reuse this normaliser (the model directory's); fitted on the training split when absent. */
   normalizer?: Normalizer;
@@ -78,7 +83,7 @@ export interface DataSummary {
   trainNegative: number;
   validationPositive: number;
   validationNegative: number;
-  balance: 'weights' | 'sample';
+  balance: Balance;
 }
 
 export const CURVE_HEADER = 'epoch,loss,acc,val_loss,val_acc,seconds,samples\n';

@@ -166,6 +166,18 @@ test('the plain-CNN baseline (tiny) trains the same way and learns the synthetic
   r.model.dispose();
 });
 
+test("balance 'none' trains every training row each epoch, unweighted, and still learns the synthetic set", async () => {
+  const { X, y, split } = synthetic(450, 7);
+  const r = await trainOneClass({ app: 'alpha', X, y, split, kind: 'cnn', size: 'tiny', seed: 3, epochs: 20, batchSize: 32, patience: 4, balance: 'none' });
+  // 270 training rows (60 % of 450): 90 alpha, 180 others; all of them every epoch
+  assert.deepEqual(r.data, { trainPositive: 90, trainNegative: 180, validationPositive: 30, validationNegative: 60, balance: 'none' });
+  assert.ok(r.history.every((h) => h.samples === 270));
+  let ok = 0;
+  r.valScores.forEach((p, k) => { if ((p > 0.5) === (r.valIsPositive[k] === 1)) ok++; });
+  assert.ok(ok / r.valScores.length >= 0.9, `validation accuracy ${ok / r.valScores.length}`);
+  r.model.dispose();
+});
+
 test('buildModel is seeded: same seed → same weights, other seed → other weights, stacks differ', () => {
   const w = (seed: number) => buildModel('stnn', 'tiny', seed).getWeights().map((t) => Array.from(t.dataSync()));
   const a = w(5), b = w(5), c = w(6);
