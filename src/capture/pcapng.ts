@@ -57,10 +57,12 @@ export class PcapngReader implements CaptureReader {
   private readonly ifTsMul: number[] = [];
   private readonly ifTsOffset: number[] = [];
   /** Result of the last timestamp conversion, and the last frame's time (for SPBs). */
-  private cSec = -0; // (a double from the start, see DecodedPacket)
-  private cNsec = 0;
-  private lastSec = 0;
-  private lastNsec = 0;
+  // (-0: doubles from the start, see DecodedPacket; the nanoseconds are computed in floating
+  // point, and a field turning from small integer to double deoptimises its readers)
+  private cSec = -0;
+  private cNsec = -0;
+  private lastSec = -0; // (set to +0 in the constructor: an SPB before any EPB takes time 0)
+  private lastNsec = -0;
 
   /** `inp` must be positioned at the start of the file, whose first 4 bytes are the SHB type. */
   constructor(
@@ -68,6 +70,8 @@ export class PcapngReader implements CaptureReader {
     private readonly inp: FileInput,
   ) {
     this.totalBytes = inp.size;
+    this.lastSec = 0;
+    this.lastNsec = 0;
     // The first block, the section header, must be whole before this is a capture: a file
     // cut inside it is bad input (exit 2) like a pcap cut inside its file header, not a
     // truncated capture. next() reads the block again from the buffer.

@@ -128,7 +128,7 @@ export class Flow {
   readonly sAddr = new Uint8Array(16);
 
   startSec = -0;
-  startNsec = 0;
+  startNsec = -0;
   /** Absolute times (seconds, float) of the first and the latest packet. */
   firstTs = -0;
   lastTs = -0;

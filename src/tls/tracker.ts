@@ -413,7 +413,7 @@ export class TlsTracker implements HelloSink {
         if (!this.skipTo(d, dir, target)) return;
         continue;
       }
-      const skip = -diff;
+      const skip = 0 - diff; // (not -diff: -0 is a double, and would make recRemain one)
       if (skip >= wireLen) {
         this.counters.retransmissions++;
         return;
