@@ -157,7 +157,8 @@ export class PcapngReader implements CaptureReader {
           this.fail(corruptError(this.path, start, `captured length ${capLen} does not fit in a block of ${len} bytes`));
         }
         const g = this.sectionBase + id;
-        this.convertTs(g, v.getUint32(p + 12, le), v.getUint32(p + 16, le));
+        // (as int32: a uint32 of 2^31 or more, half the low words, is boxed when passed)
+        this.convertTs(g, v.getInt32(p + 12, le), v.getInt32(p + 16, le));
         out.linkType = this.ifLinkType[g]!;
         out.interfaceId = g;
         out.tsSec = this.lastSec = this.cSec;
@@ -255,8 +256,10 @@ export class PcapngReader implements CaptureReader {
     this.sectionCount++;
   }
 
-  /** Converts interface g's timestamp (hi:lo units) to this.cSec / this.cNsec. */
+  /** Converts interface g's timestamp (hi:lo units, each an int32 holding the uint32's bits) to this.cSec / this.cNsec. */
   private convertTs(g: number, hi: number, lo: number): void {
+    hi >>>= 0;
+    lo >>>= 0;
     const kind = this.ifTsKind[g]!;
     const div = this.ifTsDiv[g]!;
     let sec: number;
