@@ -482,7 +482,9 @@ export class TlsTracker implements HelloSink {
       d.oWire = [];
     }
     d.oSeq[d.oN] = seq;
-    d.oData[d.oN] = buf.slice(off, off + capLen);
+    const copy = new Uint8Array(capLen); // (a copy: buf.slice of a Buffer would be a view of the reused input buffer)
+    copy.set(buf.subarray(off, off + capLen));
+    d.oData[d.oN] = copy;
     d.oWire[d.oN] = wireLen;
     d.oN++;
     d.oBytes += capLen;
