@@ -57,9 +57,13 @@ function sha1Block(n: number): void {
   H[4] = (0xc3d2e1f0 + e) | 0;
 }
 
-/** Base64 of the 20 digest bytes in H (27 characters and one '='). */
+const B64_CODES = Array.from(B64, (ch) => ch.charCodeAt(0));
+/** Character codes of "1:" + the base64 digest (made into one string at once, not by 30 concatenations). */
+const OUT_CODES: number[] = Array.from('1:' + 'A'.repeat(27) + '=', (ch) => ch.charCodeAt(0));
+
+/** "1:" + base64 of the 20 digest bytes in H (27 characters and one '='). */
 function digestBase64(): string {
-  let s = '';
+  let k = 2;
   let acc = 0;
   let nbits = 0;
   for (let i = 0; i < 20; i++) {
@@ -68,12 +72,13 @@ function digestBase64(): string {
     nbits += 8;
     while (nbits >= 6) {
       nbits -= 6;
-      s += B64[(acc >>> nbits) & 63];
+      OUT_CODES[k++] = B64_CODES[(acc >>> nbits) & 63];
     }
     acc &= (1 << nbits) - 1;
   }
-  // 160 bits = 26 characters and 4 bits left: one more character, then one '='
-  return s + B64[(acc << (6 - nbits)) & 63] + '=';
+  // 160 bits = 26 characters and 4 bits left: one more character, then the '=' already there
+  OUT_CODES[k] = B64_CODES[(acc << (6 - nbits)) & 63];
+  return String.fromCharCode.apply(null, OUT_CODES);
 }
 
 function compareBytes(a: Uint8Array, ao: number, b: Uint8Array, bo: number, n: number): number {
@@ -124,5 +129,5 @@ export function communityId(
     buf[o++] = p2 & 0xff;
   }
   sha1Block(o);
-  return '1:' + digestBase64();
+  return digestBase64();
 }

@@ -324,7 +324,8 @@ export class FlowTable {
     if (isTcp) {
       const tls = flow.tls;
       if (tls !== null) {
-        phase = tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck);
+        // (sequence numbers as int32, which the tracker uses: a double argument would be boxed)
+        phase = tls.onPacket(dir, p.tcpSeq | 0, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck | 0);
         if (flow.stats !== null && !this.opts.allFlows && tls.status === 'not-tls') {
           // (statistics taken while undecided) nobody will read this flow's features
           this.dropStats(flow);
