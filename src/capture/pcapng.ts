@@ -57,10 +57,12 @@ export class PcapngReader implements CaptureReader {
   private readonly ifTsMul: number[] = [];
   private readonly ifTsOffset: number[] = [];
   /** Result of the last timestamp conversion, and the last frame's time (for SPBs). */
-  private cSec = -0; // (a double from the start, see DecodedPacket)
-  private cNsec = 0;
-  private lastSec = 0;
-  private lastNsec = 0;
+  // (-0: doubles from the start, see DecodedPacket; the nanoseconds are computed in floating
+  // point, and a field turning from small integer to double deoptimises its readers)
+  private cSec = -0;
+  private cNsec = -0;
+  private lastSec = -0; // (set to +0 in the constructor: an SPB before any EPB takes time 0)
+  private lastNsec = -0;
 
   /** `inp` must be positioned at the start of the file, whose first 4 bytes are the SHB type. */
   constructor(
@@ -68,6 +70,8 @@ export class PcapngReader implements CaptureReader {
     private readonly inp: FileInput,
   ) {
     this.totalBytes = inp.size;
+    this.lastSec = 0;
+    this.lastNsec = 0;
     // The first block, the section header, must be whole before this is a capture: a file
     // cut inside it is bad input (exit 2) like a pcap cut inside its file header, not a
     // truncated capture. next() reads the block again from the buffer.
@@ -153,7 +157,8 @@ export class PcapngReader implements CaptureReader {
           this.fail(corruptError(this.path, start, `captured length ${capLen} does not fit in a block of ${len} bytes`));
         }
         const g = this.sectionBase + id;
-        this.convertTs(g, v.getUint32(p + 12, le), v.getUint32(p + 16, le));
+        // (as int32: a uint32 of 2^31 or more, half the low words, is boxed when passed)
+        this.convertTs(g, v.getInt32(p + 12, le), v.getInt32(p + 16, le));
         out.linkType = this.ifLinkType[g]!;
         out.interfaceId = g;
         out.tsSec = this.lastSec = this.cSec;
@@ -251,8 +256,10 @@ export class PcapngReader implements CaptureReader {
     this.sectionCount++;
   }
 
-  /** Converts interface g's timestamp (hi:lo units) to this.cSec / this.cNsec. */
+  /** Converts interface g's timestamp (hi:lo units, each an int32 holding the uint32's bits) to this.cSec / this.cNsec. */
   private convertTs(g: number, hi: number, lo: number): void {
+    hi >>>= 0;
+    lo >>>= 0;
     const kind = this.ifTsKind[g]!;
     const div = this.ifTsDiv[g]!;
     let sec: number;

@@ -26,9 +26,9 @@ export interface RawFrame {
   off: number;
 }
 
-/** tsSec starts as -0, a double, for the reason given in DecodedPacket. */
+/** tsSec, tsNsec and wireLen start as -0, doubles, for the reason given in DecodedPacket. */
 export function newRawFrame(): RawFrame {
-  return { linkType: 0, interfaceId: 0, tsSec: -0, tsNsec: 0, capLen: 0, wireLen: 0, buf: new Uint8Array(0), off: 0 };
+  return { linkType: 0, interfaceId: 0, tsSec: -0, tsNsec: -0, capLen: 0, wireLen: -0, buf: new Uint8Array(0), off: 0 };
 }
 
 export interface CaptureReader {

@@ -46,7 +46,10 @@ function decodeOuter(frame: RawFrame, out: DecodedPacket, c: DecodeCounters): bo
   const b = frame.buf;
   const start = frame.off;
   const capLen = frame.capLen;
-  const wireLen = frame.wireLen > capLen ? frame.wireLen : capLen;
+  // (taken from the double field in the common case wireLen === capLen too, so that the code
+  // below sees a double from the first frame and is not deoptimised by a huge wire length)
+  let wireLen = frame.wireLen;
+  if (wireLen < capLen) wireLen = capLen;
   out.tsSec = frame.tsSec;
   out.tsNsec = frame.tsNsec;
   out.capLen = capLen;

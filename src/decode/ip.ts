@@ -40,7 +40,7 @@ export function decodeIpv4(
   const onWire = wireEnd - o;
   let ipLen: number;
   if (total === 0 || total > onWire) {
-    ipLen = onWire;
+    ipLen = onWire <= 0x3fffffff ? onWire | 0 : onWire; // (a small integer when it can be one)
     c.ip_len_from_frame++;
   } else if (total < ihl) {
     c.bad_ip_header++;
@@ -84,7 +84,7 @@ export function decodeIpv6(
   const onWire = wireEnd - o;
   let ipLen: number;
   if (plen === 0 || plen + 40 > onWire) {
-    ipLen = onWire;
+    ipLen = onWire <= 0x3fffffff ? onWire | 0 : onWire; // (a small integer when it can be one)
     c.ip_len_from_frame++;
   } else {
     ipLen = plen + 40;

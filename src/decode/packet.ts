@@ -21,10 +21,10 @@ export class DecodedPacket {
    * first large value arrives. Each is overwritten before it is read.
    */
   tsSec = -0;
-  tsNsec = 0;
+  tsNsec = -0;
   /** Frame lengths as captured and as seen on the wire. */
   capLen = 0;
-  wireLen = 0;
+  wireLen = -0;
   /** The frame's bytes; all offsets below index into it. */
   buf: Uint8Array = new Uint8Array(0);
   /** 4 or 6; 0 when the frame carried no IP packet that could be decoded. */

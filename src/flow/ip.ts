@@ -4,10 +4,17 @@ export function formatIPv4(b: Uint8Array, off: number): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-/** RFC 5952 text form: lower case, longest run of two or more zero groups as '::'. */
+/** The eight 16-bit groups of the address being formatted. */
+const G = new Int32Array(8);
+
+/**
+ * RFC 5952 text form: lower case, longest run of two or more zero groups as '::'.
+ * (Plain loops over a scratch array: the map/slice/join form with a closure made per call
+ * was deoptimised and recompiled by V8 several times per run.)
+ */
 export function formatIPv6(b: Uint8Array, off: number): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i] << 8) | b[off + 2 * i + 1]);
+  const g = G;
+  for (let i = 0; i < 8; i++) g[i] = (b[off + 2 * i] << 8) | b[off + 2 * i + 1];
   // IPv4-mapped ::ffff:a.b.c.d
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${formatIPv4(b, off + 12)}`;
@@ -21,11 +28,16 @@ export function formatIPv6(b: Uint8Array, off: number): string {
     if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
     i = j;
   }
-  const hex = (x: number) => x.toString(16);
-  if (bestStart < 0) return g.map(hex).join(':');
-  const head = g.slice(0, bestStart).map(hex).join(':');
-  const tail = g.slice(bestStart + bestLen).map(hex).join(':');
-  return `${head}::${tail}`;
+  let s = '';
+  if (bestStart < 0) {
+    for (let i = 0; i < 8; i++) s += (i > 0 ? ':' : '') + g[i].toString(16);
+    return s;
+  }
+  for (let i = 0; i < bestStart; i++) s += (i > 0 ? ':' : '') + g[i].toString(16);
+  s += '::';
+  const tail = bestStart + bestLen;
+  for (let i = tail; i < 8; i++) s += (i > tail ? ':' : '') + g[i].toString(16);
+  return s;
 }
 
 export function formatIP(version: 4 | 6, b: Uint8Array, off: number): string {

@@ -132,8 +132,18 @@ function ecsTls(t: TlsInfo): Record<string, unknown> {
 /** A number as JSON.stringify writes it (non-finite → null). */
 const jnum = (x: number) => (Number.isFinite(x) ? String(x) : 'null');
 const jstr = (x: string) => JSON.stringify(x);
-/** Reused for the features (JSON.stringify of an array of numbers is the fast path). */
-let featScratch: (number | null)[] = [];
+/**
+ * Reused for the features when all are finite: a packed array of doubles (built by push, never
+ * holding anything but doubles), which JSON.stringify walks on its fast path without boxing
+ * each number. (An array made by new Array(n) is holey, and one that once held null holds
+ * boxed numbers: both take the slow path, a third slower.)
+ */
+let featScratch: number[] = [];
+function doubleArray(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(0.5);
+  return a;
+}
 
 /**
  * `JSON.stringify(toEcs(f))` (no verdict, default options), written directly instead of
@@ -153,9 +163,17 @@ export function ecsJson(f: FlowRecord): string {
   if (f.isTls && f.tls) s += `,"tls":${JSON.stringify(ecsTls(f.tls))}`;
   if (f.file) s += `,"file":{"path":${jstr(f.file)}}`;
   const x = f.features;
-  if (featScratch.length !== x.length) featScratch = new Array<number | null>(x.length).fill(0);
-  const a = featScratch;
-  for (let i = 0; i < x.length; i++) a[i] = Number.isFinite(x[i]) ? x[i] : null;
+  if (featScratch.length !== x.length) featScratch = doubleArray(x.length);
+  let a: (number | null)[] = featScratch;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v - v !== 0) {
+      // a non-finite feature is written as null, as JSON.stringify does
+      a = Array.from(x, (y) => (Number.isFinite(y) ? y : null));
+      break;
+    }
+    featScratch[i] = v;
+  }
   s += `,"stnn":{"end_reason":${jstr(f.endReason)},"handshake_packets":${jnum(f.handshakePackets)},` +
     `"data_packets":${jnum(f.dataPackets)},"features":${JSON.stringify(a)}}}`;
   return s;

@@ -67,6 +67,8 @@ const POOL_MAX = 4096;
 export const PRE_PACKETS = 8;
 /** Buckets of a new table (a power of two); doubled as flows are added. */
 const MIN_BUCKETS = 1024;
+/** The time argument of FlowTable.pre. */
+const PRE_T = new Float64Array(1);
 
 export class FlowCounters {
   packets = 0;
@@ -93,16 +95,21 @@ const ENDED_KEY: Record<EndReason, keyof FlowCounters> = {
   shutdown: 'ended_shutdown',
 };
 
-const rd32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+/*
+ * Address words and hashes are int32 (signed), not uint32: an int32 stays in a register
+ * (or a small integer) everywhere, while a uint32 of 2^31 or more becomes a heap-allocated
+ * number wherever V8 merges it with another value (a branch join, a call): that was a
+ * quarter of the table's per-packet allocation. The hash is the same bits either way.
+ */
+const rd32 = (b: Uint8Array, o: number) => (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
 
-/** 32-bit finaliser (murmur3 fmix32). */
+/** 32-bit finaliser (murmur3 fmix32), as int32. */
 function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
 }
 
 export class Flow {
@@ -117,7 +124,7 @@ export class Flow {
   ipVersion: 4 | 6 = 4;
   proto = 0;
   vlan = 0;
-  /** Client (c) and server (s) addresses as big-endian 32-bit words (IPv4 uses word 0). */
+  /** Client (c) and server (s) addresses as big-endian 32-bit words, int32 (IPv4 uses word 0). */
   // (-0: a double from the start, see DecodedPacket; set when the flow starts)
   c0 = -0; c1 = -0; c2 = -0; c3 = -0;
   s0 = -0; s1 = -0; s2 = -0; s3 = -0;
@@ -128,7 +135,7 @@ export class Flow {
   readonly sAddr = new Uint8Array(16);
 
   startSec = -0;
-  startNsec = 0;
+  startNsec = -0;
   /** Absolute times (seconds, float) of the first and the latest packet. */
   firstTs = -0;
   lastTs = -0;
@@ -261,7 +268,7 @@ export class FlowTable {
       ha = mix32(Math.imul(a0, 0x9e3779b1) + sp);
       hb = mix32(Math.imul(b0, 0x9e3779b1) + dp);
     }
-    const hash = mix32(((ha + hb) >>> 0) ^ (p.proto << 16) ^ p.vlan) & 0x3fffffff;
+    const hash = mix32((ha + hb) ^ (p.proto << 16) ^ p.vlan) & 0x3fffffff;
 
     // find the flow and the packet's direction (0 = from the client)
     let flow = this.buckets[hash & this.mask];
@@ -294,7 +301,7 @@ export class FlowTable {
         // same TLS tracker (its handshake is long over, so its packets are data)
         const tls = flow.tls;
         this.end(flow, 'active', true); // (the Flow object is recycled here, not the tracker)
-        flow = this.startFlow(hash, p, ts, dir === 0);
+        flow = this.startFlow(hash, p, dir === 0);
         flow.tls = tls;
         flow.continued = true;
         this.counters.flows_active_continued++;
@@ -303,7 +310,7 @@ export class FlowTable {
     if (flow === null) {
       // client: SYN sender; SYN-ACK receiver; else first sender
       const senderIsClient = !(isTcp && (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK));
-      flow = this.startFlow(hash, p, ts, senderIsClient);
+      flow = this.startFlow(hash, p, senderIsClient);
       dir = senderIsClient ? 0 : 1;
     }
 
@@ -317,7 +324,8 @@ export class FlowTable {
     if (isTcp) {
       const tls = flow.tls;
       if (tls !== null) {
-        phase = tls.onPacket(dir, p.tcpSeq, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck);
+        // (sequence numbers as int32, which the tracker uses: a double argument would be boxed)
+        phase = tls.onPacket(dir, p.tcpSeq | 0, flags, buf, p.payloadOff, p.payloadCapLen, p.payloadLen, p.tcpAck | 0);
         if (flow.stats !== null && !this.opts.allFlows && tls.status === 'not-tls') {
           // (statistics taken while undecided) nobody will read this flow's features
           this.dropStats(flow);
@@ -335,11 +343,15 @@ export class FlowTable {
     // integer nanoseconds first, one division last: no drift from adding 1e-9 steps
     const t = ((p.tsSec - flow.startSec) * 1e9 + (p.tsNsec - flow.startNsec)) / 1e9;
     if (flow.stats !== null) flow.stats.add(len, t, dir, phase);
-    else if (flow.prePending) this.pre(flow, len, t, dir, phase);
+    else if (flow.prePending) {
+      PRE_T[0] = t; // (a double argument to a call that is not inlined would be boxed)
+      this.pre(flow, len, dir, phase);
+    }
   }
 
-  /** A packet of a TCP flow whose statistics wait for its TLS status (see the file comment). */
-  private pre(flow: Flow, len: number, t: number, dir: 0 | 1, phase: 0 | 1): void {
+  /** A packet of a TCP flow whose statistics wait for its TLS status (see the file comment); its time is PRE_T[0]. */
+  private pre(flow: Flow, len: number, dir: 0 | 1, phase: 0 | 1): void {
+    const t = PRE_T[0];
     const status = (flow.tls as TlsTracker).status;
     if (status === 'not-tls') {
       flow.prePending = false;
@@ -370,7 +382,12 @@ export class FlowTable {
     flow.preN = 0;
   }
 
-  private startFlow(hash: number, p: DecodedPacket, ts: number, senderIsClient: boolean): Flow {
+  /**
+   * (The packet time is computed here again, as onPacket does, rather than passed: a double
+   * argument is boxed, and V8 boxed it on every packet, not only on those that start a flow.)
+   */
+  private startFlow(hash: number, p: DecodedPacket, senderIsClient: boolean): Flow {
+    const ts = p.tsSec + p.tsNsec * 1e-9;
     if (this.size >= this.opts.maxFlows) this.evictOne();
     const f = this.pool.pop() ?? new Flow();
     f.hash = hash;

@@ -161,8 +161,12 @@ class Side {
   started = false;
   /** Some stream bytes (or a hole) were followed. */
   fed = false;
-  /** Next expected stream sequence number (uint32). */
-  nextSeq = -0; // (-0: a double from the start, see DecodedPacket; uint32 values)
+  /**
+   * Next expected stream sequence number. Sequence and acknowledgement numbers are kept as
+   * int32 (`| 0`), not uint32: only their differences (`(a - b) | 0`) and equality matter, and
+   * a uint32 of 2^31 or more passed to a function V8 does not inline is a heap-allocated number.
+   */
+  nextSeq = -0; // (-0: a double from the start, see DecodedPacket)
   stopped = false;
   /** Record header cursor: bytes of the header read (0..4), 5 = inside a body. */
   hdrGot = 0;
@@ -326,8 +330,8 @@ export class TlsTracker implements HelloSink {
     const mode13Before = this.mode13;
     const hasPayload = wireLen > 0 && (flags & RST) === 0;
     this.padHit = false;
-    if (ack !== undefined && (flags & (ACK | RST)) === ACK) this.peerAck(dir === 0 ? this.s : this.c, dir === 0 ? 1 : 0, ack >>> 0);
-    this.packet(dir === 0 ? this.c : this.s, dir, seq >>> 0, flags, buf, off, capLen, wireLen);
+    if (ack !== undefined && (flags & (ACK | RST)) === ACK) this.peerAck(dir === 0 ? this.s : this.c, dir === 0 ? 1 : 0, ack | 0);
+    this.packet(dir === 0 ? this.c : this.s, dir, seq | 0, flags, buf, off, capLen, wireLen);
     if (!this.hsEnded && dir === 0 && hasPayload && !this.padHit && mode13Before && this.c.stopped && this.st === ST_TLS) {
       // TLS 1.3 fallback: the client's Finished cannot be read any more
       this.hsEnded = true;
@@ -348,9 +352,9 @@ export class TlsTracker implements HelloSink {
       // a SYN seen again before any byte of this side was followed may carry a new ISN
       if (!d.started || !d.fed) {
         d.started = true;
-        d.nextSeq = (seq + 1) >>> 0;
+        d.nextSeq = (seq + 1) | 0;
       }
-      seq = (seq + 1) >>> 0; // data on a SYN (TCP Fast Open) follows the SYN's sequence number
+      seq = (seq + 1) | 0; // data on a SYN (TCP Fast Open) follows the SYN's sequence number
     }
     if ((flags & (PSH | FIN)) === 0 && wireLen > 0 && wireLen <= 6 && capLen === wireLen && allZero(buf, off, capLen)) {
       // Ethernet padding counted in the IP length by some capture paths: a bare ACK or SYN
@@ -413,7 +417,7 @@ export class TlsTracker implements HelloSink {
         if (!this.skipTo(d, dir, target)) return;
         continue;
       }
-      const skip = -diff;
+      const skip = 0 - diff; // (not -diff: -0 is a double, and would make recRemain one)
       if (skip >= wireLen) {
         this.counters.retransmissions++;
         return;
@@ -456,11 +460,11 @@ export class TlsTracker implements HelloSink {
     d.fed = true;
     if (n > 0) {
       this.consume(d, dir, buf, off, n);
-      d.nextSeq = (d.nextSeq + n) >>> 0;
+      d.nextSeq = (d.nextSeq + n) | 0;
     }
     if (missing > 0 && !d.stopped && this.st !== ST_NOT_TLS) {
       this.hole(d, dir, missing);
-      d.nextSeq = (d.nextSeq + missing) >>> 0;
+      d.nextSeq = (d.nextSeq + missing) | 0;
     }
   }
 
@@ -478,7 +482,9 @@ export class TlsTracker implements HelloSink {
       d.oWire = [];
     }
     d.oSeq[d.oN] = seq;
-    d.oData[d.oN] = buf.slice(off, off + capLen);
+    const copy = new Uint8Array(capLen); // (a copy: buf.slice of a Buffer would be a view of the reused input buffer)
+    copy.set(buf.subarray(off, off + capLen));
+    d.oData[d.oN] = copy;
     d.oWire[d.oN] = wireLen;
     d.oN++;
     d.oBytes += capLen;

@@ -209,6 +209,23 @@ test('a ClientHello split over two records and four segments delivered in revers
   assert.equal(t.info().versionOffered, 'TLSv1.3');
 });
 
+test('segments held out of order are copies: the input buffer (a reused Buffer, as the capture readers hand out) may be overwritten', () => {
+  const hs = handshake(1, clientHelloBody({ exts: [keyShareCH(0x11ec, 1216), supportedVersionsCH([0x0304]), sniExt('held.copies.test')] }));
+  const data = record(22, 0x0301, hs);
+  const c = new Conn();
+  c.withAcks = false;
+  const segs = c.sendSplit(0, data, [400, 400, 400]);
+  const t = new TlsTracker(new TlsCounters());
+  const shared = Buffer.alloc(4096);
+  for (const p of [c.syn(), c.synAck(), c.ack(0), ...segs.reverse()]) {
+    shared.set(p.data, 3);
+    t.onPacket(p.dir, p.seq >>> 0, p.flags, shared, 3, p.data.length, p.data.length);
+    shared.fill(0xee); // the reader reuses its buffer for the next frames
+  }
+  assert.equal(t.status, 'tls');
+  assert.equal(t.info().sni, 'held.copies.test');
+});
+
 test('status: not-tls for HTTP, an SSLv2 ClientHello, a handshake record without ClientHello; undecided until 6 bytes', () => {
   const cases: [string, Uint8Array, string][] = [
     ['http', new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'not-tls'],
