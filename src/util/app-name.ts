@@ -13,7 +13,11 @@ export const APP_NAME_RULE = "letters, digits, '.', '_', '+', '-', starting with
 
 /** Why `name` cannot be an application name, or null when it can. */
 export function appNameProblem(name: unknown): string | null {
-  if (typeof name !== 'string' || !APP_NAME_RE.test(name)) return `'${String(name)}' is not a valid name (${APP_NAME_RULE})`;
+  if (typeof name !== 'string') {
+    // YAML reads `app: 42` or `app: true` as a number or a boolean, not as text
+    return `${String(name)} is a ${typeof name}, not a name: quote it ('"${String(name)}"') if it is meant as one`;
+  }
+  if (!APP_NAME_RE.test(name)) return `'${name}' is not a valid name (${APP_NAME_RULE})`;
   if (RESERVED_LABELS.includes(name.toLowerCase())) return `'${name}' is reserved (${RESERVED_LABELS.join(', ')})`;
   return null;
 }

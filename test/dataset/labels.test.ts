@@ -77,6 +77,8 @@ test('labels: bad files give one-line errors naming file, line, rule and key', (
   configError('- app: a\n  sni_suffix: a.com\n- app: b\n  sni_sufix: b.com\n', /^conf\/labels\.yaml:4: rule 2: unknown key 'sni_sufix' \(allowed: app, sni_suffix, sni_regex\)$/);
   configError('- sni_suffix: a.com\n', /:1: rule 1: app: missing$/);
   configError('- app: "has space"\n  sni_suffix: a.com\n', /:1: rule 1: app: 'has space' is not a valid name/);
+  // YAML reads an unquoted 42 as a number: say so, rather than that '42' breaks the naming rule
+  configError('- app: 42\n  sni_suffix: a.com\n', /:1: rule 1: app: 42 is a number, not a name: quote it \('"42"'\) if it is meant as one$/);
   configError('- app: Background\n  sni_suffix: a.com\n', /rule 1: app: 'Background' is reserved/);
   configError('- app: a\n', /rule 1 \(app 'a'\): sni_suffix\/sni_regex: give exactly one of them/);
   configError('- app: a\n  sni_suffix: a.com\n  sni_regex: a\n', /give exactly one/);
