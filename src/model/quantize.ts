@@ -10,7 +10,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StnnError } from '../util/errors.js';
-import { readManifest } from './registry.js';
+import { readManifest, weightsDigest } from './registry.js';
 
 export type QuantDtype = 'uint8' | 'uint16';
 
@@ -49,7 +49,7 @@ export function quantizeTensor(values: Float32Array, dtype: QuantDtype): { bytes
 export function quantizeAppDir(appDir: string, dtype: QuantDtype): [number, number] | string {
   const jsonPath = join(appDir, 'model.json');
   const binPath = join(appDir, 'weights.bin');
-  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { weightsManifest: { paths: string[]; weights: Spec[] }[] };
+  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { weightsManifest: { paths: string[]; weights: Spec[] }[]; weightsSha256?: string };
   const specs = json.weightsManifest.flatMap((g) => g.weights);
   const done = specs.filter((w) => w.quantization);
   if (specs.length > 0 && done.length === specs.length) return done[0]!.quantization!.dtype;
@@ -80,6 +80,7 @@ export function quantizeAppDir(appDir: string, dtype: QuantDtype): [number, numb
   const out = new Uint8Array(total);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
+  json.weightsSha256 = weightsDigest(out);
   writeFileSync(binPath + '.tmp', out);
   writeFileSync(jsonPath + '.tmp', JSON.stringify(json));
   renameSync(binPath + '.tmp', binPath);

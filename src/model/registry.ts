@@ -2,8 +2,9 @@
  * Model directory:
  *
  *   DIR/manifest.json      format, feature set, architecture, normaliser, engine, apps
- *   DIR/<app>/model.json   tfjs-layers topology + weights manifest (tfjs' own layout)
- *   DIR/<app>/weights.bin  float32 weights
+ *   DIR/<app>/model.json   tfjs-layers topology + weights manifest (tfjs' own layout), and
+ *                          weightsSha256, the SHA-256 of weights.bin, checked at load
+ *   DIR/<app>/weights.bin  float32 weights (8-bit after 'stnn models quantize')
  *   DIR/<app>/curve.csv    per-epoch loss/accuracy of the training that made it
  *
  * All applications of a directory share one architecture, feature set and normaliser (see
@@ -12,6 +13,7 @@
  * Files are read and written with node:fs (tfjs' file:// handlers exist only in tfjs-node).
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -133,6 +135,15 @@ export function readManifest(dir: string, expect: Expectation = {}): Manifest | 
   return { ...(m as Manifest), normalizer };
 }
 
+/**
+ * SHA-256 (hex) of a weights file's bytes, stored in its model.json as `weightsSha256`: TensorFlow.js
+ * takes any bytes of the right length (and ignores bytes past the end), so without it a damaged
+ * or replaced weights.bin would load and silently give other verdicts.
+ */
+export function weightsDigest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 /** Serialises a model to {model.json, weights.bin} contents. */
 async function modelFiles(model: tf.LayersModel): Promise<{ json: string; weights: Uint8Array }> {
   let artifacts: tf.io.ModelArtifacts | null = null;
@@ -148,18 +159,23 @@ async function modelFiles(model: tf.LayersModel): Promise<{ json: string; weight
     generatedBy: a.generatedBy,
     convertedBy: a.convertedBy ?? null,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs ?? [] }],
+    weightsSha256: weightsDigest(new Uint8Array(data)),
   });
   return { json, weights: new Uint8Array(data) };
 }
 
 async function loadModelFiles(dir: string, where: string): Promise<tf.LayersModel> {
-  let json: { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  let json: { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]; weightsSha256?: string };
   let weights: Buffer;
   try {
     json = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
     weights = readFileSync(path.join(dir, 'weights.bin'));
   } catch (err) {
     throw new StnnError('STNN_MODEL', `${where}: cannot read model files in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message.split('\n')[0]}`);
+  }
+  // Directories written before the digest existed have none: they load as before.
+  if (json.weightsSha256 !== undefined && json.weightsSha256 !== weightsDigest(weights)) {
+    throw new StnnError('STNN_MODEL', `${where}: ${path.join(dir, 'weights.bin')} does not match the SHA-256 in its model.json (the file is damaged or was replaced)`);
   }
   const specs = json.weightsManifest?.flatMap((g) => g.weights) ?? [];
   try {
