@@ -3,7 +3,7 @@ import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { Classifier } from '../inference/classifier.js';
 import { parseBackendOption } from '../model/engine.js';
 import { usageError } from '../util/errors.js';
-import { intOption, openOutput, parseCommand, type CommandSpec } from './args.js';
+import { checkOutputPath, intOption, openOutput, parseCommand, type CommandSpec } from './args.js';
 import { formatSummary } from './features.js';
 import { Progress } from './progress.js';
 import { closeSync, writeSync } from 'node:fs';
@@ -96,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.models) throw usageError('--models: required (a directory made by stnn train)');
   const batch = intOption('batch', v.batch, 256, 1, 65536);
   const backend = parseBackendOption(v.backend);
+  if (v.out && v.out !== '-') checkOutputPath('out', v.out, files); // never over an input capture
   checkCaptures(files);
   const fd = v.out && v.out !== '-' ? openOutput('out', v.out) : null;
   const clf = await Classifier.load(v.models, backend);
