@@ -98,8 +98,15 @@ export async function run(argv: string[]): Promise<number> {
   const backend = parseBackendOption(v.backend);
   if (v.out && v.out !== '-') checkOutputPath('out', v.out, files); // never over an input capture
   checkCaptures(files);
-  const fd = v.out && v.out !== '-' ? openOutput('out', v.out) : null;
   const clf = await Classifier.load(v.models, backend);
+  // the output opens (and an existing file is emptied) only once the models and the backend are up
+  let fd: number | null;
+  try {
+    fd = v.out && v.out !== '-' ? openOutput('out', v.out) : null;
+  } catch (err) {
+    clf.dispose();
+    throw err;
+  }
   if (!v.quiet) process.stderr.write(`stnn: ${clf.apps.length} application${clf.apps.length === 1 ? '' : 's'} (${clf.apps.join(', ')}), backend ${clf.backend}\n`);
   const put = (s: string) => (fd === null ? process.stdout.write(s) : writeSync(fd, s));
   const tally = new Map<string, AppTally>();
