@@ -3,6 +3,7 @@ import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { Classifier } from '../inference/classifier.js';
 import { parseBackendOption } from '../model/engine.js';
 import { usageError } from '../util/errors.js';
+import { writeFailed } from '../util/write-error.js';
 import { checkOutputPath, intOption, openOutput, parseCommand, type CommandSpec } from './args.js';
 import { formatSummary } from './features.js';
 import { Progress } from './progress.js';
@@ -108,7 +109,17 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   if (!v.quiet) process.stderr.write(`stnn: ${clf.apps.length} application${clf.apps.length === 1 ? '' : 's'} (${clf.apps.join(', ')}), backend ${clf.backend}\n`);
-  const put = (s: string) => (fd === null ? process.stdout.write(s) : writeSync(fd, s));
+  const put = (s: string) => {
+    if (fd === null) {
+      process.stdout.write(s); // a failure: bin/stnn.js's stdout error handler (one line, exit 1)
+      return;
+    }
+    try {
+      writeSync(fd, s);
+    } catch (err) {
+      throw writeFailed(v.out!, err);
+    }
+  };
   const tally = new Map<string, AppTally>();
   const progress = new Progress(!v.quiet && process.stderr.isTTY === true);
   const t0 = process.hrtime.bigint();
