@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StnnError } from '../util/errors.js';
+import { makeDirs, mkdirFailure } from '../util/mkdirs.js';
 import { claimStdoutErrors, STDOUT_NAME, writeFailedMessage } from '../util/write-error.js';
 import type { SinkStats } from './delivery.js';
 import type { JsonlConfig, Sink } from './sink.js';
@@ -40,13 +41,14 @@ export class JsonlSink implements Sink {
       if (typeof cfg.path !== 'string' || cfg.path === '') throw new StnnError('STNN_CONFIG', `sink ${this.name}: path must be a file path or '-'`);
       try {
         // Its directory is made as `mkdir -p` would (a first run by hand has no /var/log/stnn).
-        fs.mkdirSync(path.dirname(cfg.path), { recursive: true });
+        makeDirs(path.dirname(cfg.path));
+      } catch (e) {
+        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${mkdirFailure(e)}`);
+      }
+      try {
         this.fd = fs.openSync(cfg.path, 'a');
       } catch (e) {
-        // mkdir -p over a regular file says EEXIST, which reads as if the output were in the way.
-        const err = e as NodeJS.ErrnoException;
-        const why = err.code === 'EEXIST' && err.syscall === 'mkdir' ? `${err.path} is not a directory` : err.message;
-        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${why}`);
+        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${(e as Error).message}`);
       }
     }
   }
