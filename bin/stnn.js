@@ -1,11 +1,9 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { main, onStdoutError } from '../dist/src/cli/main.js';
 
-// `stnn features big.pcap | head`: a closed pipe ends the command quietly (status 141, as SIGPIPE)
-process.stdout.on('error', (err) => {
-  if (err && err.code === 'EPIPE') process.exit(141); // as a shell reports a command ended by SIGPIPE
-  throw err;
-});
+// a closed pipe (`stnn features big.pcap | head`) ends the command quietly with status 141, as
+// SIGPIPE would; any other write error on stdout (a full disk) is one line and exit 1
+process.stdout.on('error', onStdoutError);
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

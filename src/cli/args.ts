@@ -1,5 +1,5 @@
-import { existsSync, openSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { usageError } from '../util/errors.js';
 
@@ -98,10 +98,42 @@ export function openOutput(option: string, path: string): number {
 
 /**
  * Fails as bad usage, naming the option, when a file written at the end of a long run could not
- * be: its directory is missing or not a directory, or the path is a directory itself.
+ * be: its directory is missing or not a directory, or the path is a directory itself; or when the
+ * output is one of the command's inputs (a capture, a file in an input directory, the labels…),
+ * which writing it would destroy. Inputs are compared by device and inode, so another spelling
+ * of the path, a symlink or a hard link to an input is caught too. Call it before anything is
+ * opened for writing.
  */
-export function checkOutputPath(option: string, path: string): void {
+export function checkOutputPath(option: string, path: string, inputs: readonly string[] = []): void {
   const d = dirname(resolve(path));
   if (!existsSync(d) || !statSync(d).isDirectory()) throw usageError(`--${option}: directory '${d}' does not exist`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw usageError(`--${option}: '${path}' is a directory`);
+  const out = statOrNull(path);
+  if (out?.isDirectory()) throw usageError(`--${option}: '${path}' is a directory`);
+  if (!out?.isFile()) return; // absent, or a device/FIFO: writing it destroys no input file
+  const same = (st: Stats | null) => st !== null && st.dev === out.dev && st.ino === out.ino;
+  for (const input of inputs) {
+    const st = statOrNull(input);
+    if (same(st)) throw usageError(`--${option}: '${path}' is also an input ('${input}'): refusing to overwrite it`);
+    if (st?.isDirectory()) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(input);
+      } catch {
+        continue; // unreadable: the command reports it when it reads the input
+      }
+      for (const name of names) {
+        if (same(statOrNull(join(input, name)))) {
+          throw usageError(`--${option}: '${path}' is also an input ('${join(input, name)}'): refusing to overwrite it`);
+        }
+      }
+    }
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
 }

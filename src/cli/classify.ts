@@ -3,7 +3,8 @@ import { toEcs, type FlowRecord, type Verdict } from '../flow/record.js';
 import { Classifier } from '../inference/classifier.js';
 import { parseBackendOption } from '../model/engine.js';
 import { usageError } from '../util/errors.js';
-import { intOption, openOutput, parseCommand, type CommandSpec } from './args.js';
+import { writeFailed } from '../util/write-error.js';
+import { checkOutputPath, intOption, openOutput, parseCommand, type CommandSpec } from './args.js';
 import { formatSummary } from './features.js';
 import { Progress } from './progress.js';
 import { closeSync, writeSync } from 'node:fs';
@@ -96,11 +97,29 @@ export async function run(argv: string[]): Promise<number> {
   if (!v.models) throw usageError('--models: required (a directory made by stnn train)');
   const batch = intOption('batch', v.batch, 256, 1, 65536);
   const backend = parseBackendOption(v.backend);
+  if (v.out && v.out !== '-') checkOutputPath('out', v.out, files); // never over an input capture
   checkCaptures(files);
-  const fd = v.out && v.out !== '-' ? openOutput('out', v.out) : null;
   const clf = await Classifier.load(v.models, backend);
+  // the output opens (and an existing file is emptied) only once the models and the backend are up
+  let fd: number | null;
+  try {
+    fd = v.out && v.out !== '-' ? openOutput('out', v.out) : null;
+  } catch (err) {
+    clf.dispose();
+    throw err;
+  }
   if (!v.quiet) process.stderr.write(`stnn: ${clf.apps.length} application${clf.apps.length === 1 ? '' : 's'} (${clf.apps.join(', ')}), backend ${clf.backend}\n`);
-  const put = (s: string) => (fd === null ? process.stdout.write(s) : writeSync(fd, s));
+  const put = (s: string) => {
+    if (fd === null) {
+      process.stdout.write(s); // a failure: bin/stnn.js's stdout error handler (one line, exit 1)
+      return;
+    }
+    try {
+      writeSync(fd, s);
+    } catch (err) {
+      throw writeFailed(v.out!, err);
+    }
+  };
   const tally = new Map<string, AppTally>();
   const progress = new Progress(!v.quiet && process.stderr.isTTY === true);
   const t0 = process.hrtime.bigint();

@@ -80,7 +80,8 @@ async function build(argv: string[]): Promise<number> {
   const v = parsed.values;
   if (!v.labels) throw usageError('dataset build: --labels FILE is required');
   if (!v.out) throw usageError('dataset build: --out FILE is required');
-  checkOutputPath('out', v.out); // before the captures are read, not after
+  // before the captures are read, not after; never over an input
+  checkOutputPath('out', v.out, [...parsed.positionals, ...((v['test-captures'] as string[] | undefined) ?? []), v.labels]);
   const splitBy = v['split-by'] as string;
   if (splitBy !== 'flow' && splitBy !== 'file') throw usageError(`--split-by: expected 'flow' or 'file', got '${splitBy}'`);
   const seed = intOption('seed', v.seed, 1, 0, 0xffffffff);

@@ -105,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (v.report) {
     // a report that cannot be written fails now, not after the evaluation
-    checkOutputPath('report', v.report);
+    checkOutputPath('report', v.report, parsed.positionals);
   }
   const dsPath = parsed.positionals[0];
   const ds = readDataset(dsPath, { featureSet: FEATURE_SET_VERSION });

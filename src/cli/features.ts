@@ -2,7 +2,7 @@ import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/names.js';
 import { checkCaptures, extractFlows, type ExtractSummary } from '../flow/extract.js';
 import { createWriter, type FlowWriter, type OutputFormat } from '../output/writers.js';
 import { usageError } from '../util/errors.js';
-import { numOption, intOption, parseCommand, type CommandSpec } from './args.js';
+import { checkOutputPath, numOption, intOption, parseCommand, type CommandSpec } from './args.js';
 import { Progress } from './progress.js';
 
 const options = {
@@ -77,6 +77,8 @@ export async function run(argv: string[]): Promise<number> {
     closedTimeout: numOption('closed-timeout', v['closed-timeout'] as string | undefined, 5, 0),
     maxFlows: intOption('max-flows', v['max-flows'] as string | undefined, 262144, 1),
   };
+  const out = v.out as string | undefined;
+  if (out !== undefined && out !== '-') checkOutputPath('out', out, files); // never over an input capture
   const progress = new Progress(!v.quiet && process.stderr.isTTY === true);
   const t0 = process.hrtime.bigint();
   checkCaptures(files); // a bad input fails before any output is opened or truncated

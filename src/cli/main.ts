@@ -1,5 +1,7 @@
 import { StnnError } from '../util/errors.js';
 
+export { onStdoutError } from '../util/write-error.js';
+
 type Runner = (argv: string[]) => Promise<number>;
 
 /** Commands load lazily so `stnn features` never pays for TensorFlow. */

@@ -86,7 +86,14 @@ export async function run(argv: string[]): Promise<number> {
     for (const k of s.sinks) if (k.truncated > 0) log(`sink ${k.name}: ${k.truncated} messages cut to max_message_bytes`);
     // like `stnn features`: flows read before a damaged file's error are written, the run reports
     // it (exit 1); a stream that is not a capture is bad input (exit 2), as offline
-    return sensor.exitCode;
+    let code = sensor.exitCode;
+    // records an output lost to its errors (a full disk, a receiver down without a spool) fail the run
+    const lost = s.sinks.filter((k) => k.errors > 0 && k.dropped > 0);
+    if (lost.length > 0) {
+      log(`exit status 1: records lost to output errors (${lost.map((k) => `${k.name}: ${k.dropped}`).join(', ')})`);
+      code = Math.max(code, 1);
+    }
+    return code;
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);

@@ -16,7 +16,8 @@
  * readDataset checks every field and reports the first problem as a one-line StnnError naming the
  * file and the field.
  */
-import { readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { endianness } from 'node:os';
 import { Packr } from 'msgpackr';
 import { StnnError } from '../util/errors.js';
@@ -146,17 +147,51 @@ export function decodeDataset(buf: Uint8Array, path: string): Dataset {
 }
 
 /** Writes atomically (temporary file, then rename). */
+/**
+ * Where an atomic write of `path` must rename its temp file to: the path itself when absent or a
+ * regular file; a symlink's final target (so the link stays a link and the file it names is
+ * written); null when the path is something else (character device, FIFO, socket), which is
+ * written into directly — renaming over /dev/null would replace the device with a file.
+ */
+export function atomicTarget(path: string): string | null {
+  let p = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    let l;
+    try {
+      l = lstatSync(p);
+    } catch {
+      return p; // absent: created by the rename
+    }
+    if (l.isFile()) return p;
+    if (!l.isSymbolicLink()) return null;
+    try {
+      const st = statSync(p);
+      return st.isFile() ? realpathSync(p) : null;
+    } catch {
+      p = resolve(dirname(p), readlinkSync(p)); // dangling link: create the file it names
+    }
+  }
+  return resolve(path); // a link loop: the write fails (ELOOP) and names the path
+}
+
 export function writeDataset(path: string, ds: Dataset): void {
   const buf = encodeDataset(ds);
-  const tmp = `${path}.tmp-${process.pid}`;
+  const target = atomicTarget(path);
+  const tmp = target === null ? null : join(dirname(target), `${basename(target)}.tmp-${process.pid}`);
   try {
-    writeFileSync(tmp, buf);
-    renameSync(tmp, path);
+    if (tmp === null) {
+      writeFileSync(path, buf);
+    } else {
+      writeFileSync(tmp, buf);
+      renameSync(tmp, target!);
+    }
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* not created */
+    if (tmp !== null) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* not created */
+      }
     }
     throw new StnnError('STNN_RUNTIME', `${path}: cannot write dataset: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

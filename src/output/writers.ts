@@ -6,6 +6,7 @@
  */
 import { closeSync, writeSync } from 'node:fs';
 import { openOutput } from '../cli/args.js';
+import { writeFailed } from '../util/write-error.js';
 import { Packr } from 'msgpackr';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/names.js';
 import { ecsJson, type FlowRecord } from '../flow/record.js';
@@ -55,10 +56,24 @@ export function csvRow(f: FlowRecord): string {
  */
 class StreamWriter {
   private readonly fd: number | null;
+  private readonly path: string;
+  private failed = false;
   private pending: string[] = [];
   private pendingBytes = 0;
   constructor(path: string | undefined) {
     this.fd = path === undefined || path === '-' ? null : openOutput('out', path);
+    this.path = path ?? '-';
+  }
+  /** Writes to the file; a failure is one StnnError naming the file (exit 1), never a stack trace. */
+  private writeFile(data: string | Uint8Array): void {
+    if (this.failed) return;
+    try {
+      if (typeof data === 'string') writeSync(this.fd!, data);
+      else writeSync(this.fd!, data);
+    } catch (err) {
+      this.failed = true;
+      throw writeFailed(this.path, err);
+    }
   }
   protected put(chunk: string | Uint8Array): void {
     if (this.fd === null) {
@@ -67,7 +82,7 @@ class StreamWriter {
     }
     if (typeof chunk !== 'string') {
       this.drain();
-      writeSync(this.fd, chunk);
+      this.writeFile(chunk);
       return;
     }
     this.pending.push(chunk);
@@ -76,13 +91,17 @@ class StreamWriter {
   }
   private drain(): void {
     if (this.fd === null || this.pending.length === 0) return;
-    writeSync(this.fd, this.pending.join(''));
+    const text = this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
+    this.writeFile(text);
   }
   close(): Promise<void> {
-    this.drain();
-    if (this.fd !== null) closeSync(this.fd);
+    try {
+      this.drain();
+    } finally {
+      if (this.fd !== null) closeSync(this.fd);
+    }
     return new Promise((resolve) => {
       if (this.fd === null) process.stdout.write('', () => resolve());
       else resolve();

@@ -201,7 +201,12 @@ export class Sensor {
         throw e instanceof StnnError ? new StnnError(e.code, `${this.cfg.file}: inference.models: ${e.message}`) : e;
       }
     }
-    checkSinkPaths(this.cfg.outputs);
+    try {
+      checkSinkPaths(this.cfg.outputs);
+    } catch (e) {
+      // a directory that cannot be made is named by its key (outputs[k].path): the file goes first
+      throw e instanceof StnnError && e.message.startsWith('outputs[') ? new StnnError(e.code, `${this.cfg.file}: ${e.message}`) : e;
+    }
     for (const o of this.cfg.outputs) {
       // A record with its 115 features is 2.3-2.7 kB of JSON (measured on the shipped sample):
       // under a smaller limit every such message would be cut, and no longer parse.

@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StnnError } from '../util/errors.js';
+import { makeDirs, mkdirFailure } from '../util/mkdirs.js';
+import { claimStdoutErrors, STDOUT_NAME, writeFailedMessage } from '../util/write-error.js';
 import type { SinkStats } from './delivery.js';
 import type { JsonlConfig, Sink } from './sink.js';
 
@@ -23,25 +25,30 @@ export class JsonlSink implements Sink {
   private inflight = 0;
   private idle: (() => void) | null = null;
   private readonly st: SinkStats = { sent: 0, errors: 0, spooled: 0, dropped: 0, spoolBytes: 0 };
+  /** The first write failure is logged (one line naming the file); later ones are only counted. */
+  private failureLogged = false;
 
   constructor(private readonly cfg: JsonlConfig) {
     this.name = cfg.name ?? 'jsonl';
     this.stdout = cfg.path === '-';
     if (this.stdout) {
-      // A closed pipe (`stnn … | head`) must not crash the sensor: count it instead.
-      // (write callbacks count the failure).
+      // A write error on stdout (a full disk) must not crash the sensor: the write callbacks
+      // count it, and the run reports it (exit 1). (bin/stnn.js still ends the process quietly
+      // with status 141 on a closed pipe, `stnn sensor … | head`.)
       process.stdout.on('error', () => {});
+      claimStdoutErrors(() => {});
     } else {
       if (typeof cfg.path !== 'string' || cfg.path === '') throw new StnnError('STNN_CONFIG', `sink ${this.name}: path must be a file path or '-'`);
       try {
         // Its directory is made as `mkdir -p` would (a first run by hand has no /var/log/stnn).
-        fs.mkdirSync(path.dirname(cfg.path), { recursive: true });
+        makeDirs(path.dirname(cfg.path));
+      } catch (e) {
+        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${mkdirFailure(e)}`);
+      }
+      try {
         this.fd = fs.openSync(cfg.path, 'a');
       } catch (e) {
-        // mkdir -p over a regular file says EEXIST, which reads as if the output were in the way.
-        const err = e as NodeJS.ErrnoException;
-        const why = err.code === 'EEXIST' && err.syscall === 'mkdir' ? `${err.path} is not a directory` : err.message;
-        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${why}`);
+        throw new StnnError('STNN_CONFIG', `sink ${this.name}: cannot open ${cfg.path}: ${(e as Error).message}`);
       }
     }
   }
@@ -83,7 +90,7 @@ export class JsonlSink implements Sink {
       process.stdout.write(text, (err) => {
         this.inflight--;
         if (err) {
-          this.st.errors++;
+          this.writeFailed(err);
           this.st.dropped += n;
         } else this.st.sent += n;
         if (this.inflight === 0) this.idle?.();
@@ -97,9 +104,16 @@ export class JsonlSink implements Sink {
       while (off < b.length) off += fs.writeSync(this.fd, b, off, b.length - off);
       this.st.sent += n;
     } catch (e) {
-      this.st.errors++;
+      this.writeFailed(e);
       this.st.dropped += n;
     }
+  }
+
+  private writeFailed(err: unknown): void {
+    this.st.errors++;
+    if (this.failureLogged) return;
+    this.failureLogged = true;
+    this.cfg.log?.(`${this.name}: ${writeFailedMessage(this.stdout ? STDOUT_NAME : this.cfg.path, err)}`);
   }
 
   async flush(timeoutMs = 5000): Promise<void> {

@@ -25,7 +25,9 @@
  *   exactly-once into the log while the idempotent producer id lives (kafka.ts).
  * - Memory backlog: lost at exit; what it still holds at close() is counted as dropped.
  */
+import * as path from 'node:path';
 import { StnnError } from '../util/errors.js';
+import { probeDirs } from '../util/mkdirs.js';
 import type { SinkStats } from './delivery.js';
 import { checkSpoolDir, notCreatable, type SpoolOptions } from './spool.js';
 import { JsonlSink } from './jsonl.js';
@@ -171,12 +173,14 @@ export class MultiSink implements Sink {
  */
 export function checkSinkPaths(cfgs: SinkConfig[]): void {
   const spools = new Set<string>();
-  for (const c of cfgs) {
+  for (const [k, c] of cfgs.entries()) {
     if (c.type === 'jsonl' && typeof c.path === 'string' && c.path !== '' && c.path !== '-') {
       const why = notCreatable(c.path, 'file');
       if (why) throw new StnnError('STNN_CONFIG', `sink ${c.name ?? 'jsonl'}: cannot open ${c.path}: ${why}`);
+      const made = probeDirs(path.dirname(c.path)); // what a permission check cannot tell (e.g. under /proc)
+      if (made) throw new StnnError('STNN_CONFIG', `outputs[${k}].path: sink ${c.name ?? 'jsonl'}: cannot open ${c.path}: ${made}`);
     } else if ((c.type === 'syslog' || c.type === 'kafka') && c.spool) {
-      checkSpoolDir(c.spool.dir, spools);
+      checkSpoolDir(c.spool.dir, spools, `outputs[${k}].spool.dir`);
     }
   }
 }

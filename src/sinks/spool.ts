@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StnnError } from '../util/errors.js';
+import { makeDirs, mkdirFailure, probeDirs } from '../util/mkdirs.js';
 import { processAlive } from '../util/process.js';
 
 export interface SpoolOptions {
@@ -121,12 +122,14 @@ export function notCreatable(p: string, kind: 'file' | 'dir'): string {
  * cannot be made, one used twice in `taken` (resolved paths, added to), one locked by another
  * live process. Errors are STNN_CONFIG, worded as the Spool's own.
  */
-export function checkSpoolDir(dir: string, taken: Set<string>): void {
-  const key = path.resolve(dir);
-  if (taken.has(key) || openDirs.has(key)) throw new StnnError('STNN_CONFIG', `spool ${dir}: already used by another sink of this process`);
-  taken.add(key);
+export function checkSpoolDir(dir: string, taken: Set<string>, key?: string): void {
+  const resolved = path.resolve(dir);
+  if (taken.has(resolved) || openDirs.has(resolved)) throw new StnnError('STNN_CONFIG', `spool ${dir}: already used by another sink of this process`);
+  taken.add(resolved);
   const why = notCreatable(dir, 'dir');
   if (why) throw new StnnError('STNN_CONFIG', `spool ${dir}: ${why}`);
+  const made = probeDirs(dir); // what a permission check cannot tell (e.g. under /proc)
+  if (made) throw new StnnError('STNN_CONFIG', `${key ?? 'spool.dir'}: spool ${dir}: ${made}`);
   checkLock(dir);
 }
 
@@ -154,7 +157,11 @@ export class Spool implements Backlog {
     if (!(this.maxBytes >= 1024)) throw new StnnError('STNN_CONFIG', `spool ${opts.dir}: maxBytes must be at least 1024 (got ${opts.maxBytes})`);
     this.segmentBytes = Math.max(4096, opts.segmentBytes ?? Math.min(Math.floor(this.maxBytes / 8), 16 * 1024 * 1024));
     try {
-      fs.mkdirSync(this.dir, { recursive: true });
+      makeDirs(this.dir);
+    } catch (e) {
+      throw new StnnError('STNN_CONFIG', `spool ${this.dir}: ${mkdirFailure(e)}`);
+    }
+    try {
       this.lock();
       this.open();
     } catch (e) {

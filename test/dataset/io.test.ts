@@ -98,3 +98,52 @@ test('bad dataset files: one-line errors naming the file and the field', () => {
   assert.throws(() => writeDataset(join(tmp, 'no-such-dir', 'x.msgpack'), sample()), /cannot write dataset: ENOENT/);
   assert.equal(decodeDataset(good, 'mem').n, 4);
 });
+
+test('writeDataset through a symlink: the link stays, the file it names is written (temp file beside the target)', async () => {
+  const { lstatSync, mkdirSync, readdirSync, symlinkSync } = await import('node:fs');
+  const ds = sample();
+  const real = join(tmp, 'targets');
+  const links = join(tmp, 'links');
+  mkdirSync(real);
+  mkdirSync(links);
+  writeFileSync(join(real, 'set.msgpack'), 'old');
+  symlinkSync(join(real, 'set.msgpack'), join(links, 'set.msgpack'));
+  writeDataset(join(links, 'set.msgpack'), ds);
+  assert.ok(lstatSync(join(links, 'set.msgpack')).isSymbolicLink());
+  assert.deepEqual(readDataset(join(real, 'set.msgpack')).y, ds.y);
+  // a dangling link: the file it names is created, the link kept
+  symlinkSync('new.msgpack', join(links, 'dangling.msgpack'));
+  writeDataset(join(links, 'dangling.msgpack'), ds);
+  assert.ok(lstatSync(join(links, 'dangling.msgpack')).isSymbolicLink());
+  assert.equal(readDataset(join(links, 'new.msgpack')).n, 4);
+  assert.deepEqual(readdirSync(links).sort(), ['dangling.msgpack', 'new.msgpack', 'set.msgpack']);
+  assert.deepEqual(readdirSync(real), ['set.msgpack']);
+});
+
+test('writeDataset into a character device or FIFO writes into it and leaves it in place', async (t) => {
+  const { execFileSync, spawn } = await import('node:child_process');
+  const { statSync } = await import('node:fs');
+  const ds = sample();
+  const fifo = join(tmp, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const copy = join(tmp, 'from-fifo.msgpack');
+  const reader = spawn('sh', ['-c', 'cat "$0" > "$1"', fifo, copy], { stdio: 'ignore' });
+  const done = new Promise((r) => reader.on('exit', r));
+  writeDataset(fifo, ds);
+  await done;
+  assert.ok(statSync(fifo).isFIFO());
+  assert.deepEqual(readFileSync(copy), encodeDataset(ds));
+  if (process.getuid?.() !== 0) {
+    t.diagnostic('not root: character device part skipped (mknod needs root)');
+    return;
+  }
+  const nul = join(tmp, 'null');
+  const full = join(tmp, 'full');
+  execFileSync('mknod', ['-m', '666', nul, 'c', '1', '3']);
+  execFileSync('mknod', ['-m', '666', full, 'c', '1', '7']);
+  writeDataset(nul, ds);
+  assert.ok(statSync(nul).isCharacterDevice());
+  assert.throws(() => writeDataset(full, ds), (e: unknown) => e instanceof StnnError && e.exitCode === 1 && e.message === `${full}: cannot write dataset: ENOSPC`);
+  assert.ok(statSync(full).isCharacterDevice());
+  assert.ok(!existsSync(`${full}.tmp-${process.pid}`));
+});

@@ -189,7 +189,7 @@ test('a syslog TCP receiver that reads slowly gets every record before the senso
   }
 });
 
-test('outputs down without a spool: the summary says per output what was sent and dropped; unix socket errors are named', async () => {
+test('outputs down without a spool: the summary says per output what was sent and dropped, unix socket errors are named, exit 1', async () => {
   const free = net.createServer();
   await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
   const port = (free.address() as net.AddressInfo).port;
@@ -205,16 +205,17 @@ test('outputs down without a spool: the summary says per output what was sent an
     `  - { type: syslog, name: devlog, transport: unix, path: ${JSON.stringify(nosock)}, backoff_min_ms: 60000 }`,
   ]);
   const r = await runWithin(['--config', cfg, '--pcap', sample], 60_000);
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.code, 1, r.stderr); // records lost to output errors
   assert.equal(readJsonl(out).length, 38);
   const l = lines(r.stderr);
   assert.ok(l.includes(`stnn sensor: sink siem: connect failed: connect ECONNREFUSED 127.0.0.1:${port}`), r.stderr);
   assert.ok(l.includes(`stnn sensor: sink devlog: link down: unix datagram socket ${nosock}: ENOENT (no such socket)`), r.stderr);
-  assert.deepEqual(l.slice(-4), [
+  assert.deepEqual(l.slice(-5), [
     DONE,
     'stnn sensor: sink jsonl: sent 38, dropped 0, errors 0',
     'stnn sensor: sink siem: sent 0, dropped 38, errors 1',
     'stnn sensor: sink devlog: sent 0, dropped 38, errors 1',
+    'stnn sensor: exit status 1: records lost to output errors (siem: 38, devlog: 38)',
   ]);
 });
 
