@@ -146,7 +146,6 @@ export function decodeDataset(buf: Uint8Array, path: string): Dataset {
   return ds;
 }
 
-/** Writes atomically (temporary file, then rename). */
 /**
  * Where an atomic write of `path` must rename its temp file to: the path itself when absent or a
  * regular file; a symlink's final target (so the link stays a link and the file it names is
@@ -174,6 +173,7 @@ export function atomicTarget(path: string): string | null {
   return resolve(path); // a link loop: the write fails (ELOOP) and names the path
 }
 
+/** Writes atomically (temporary file, then rename) where the path allows it (see atomicTarget). */
 export function writeDataset(path: string, ds: Dataset): void {
   const buf = encodeDataset(ds);
   const target = atomicTarget(path);
