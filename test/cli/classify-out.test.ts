@@ -4,17 +4,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
+import { runStnn } from '../helpers/cli.js';
+import { shipped } from '../helpers/paths.js';
 
-const root = repoRoot();
-const STNN = join(root, 'bin', 'stnn.js');
-const SAMPLE = join(root, 'data', 'testbed', 'sample.pcap');
-const MODELS = join(root, 'models', 'default');
+const { sample: SAMPLE, models: MODELS } = shipped();
 
 let dir = '';
 before(() => {
@@ -24,10 +21,7 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function stnn(args: string[]) {
-  const r = spawnSync(process.execPath, [STNN, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const stnn = (args: string[]) => runStnn(args, dir);
 
 test('classify --out: a missing model directory leaves an existing output file untouched', () => {
   const k = join(dir, 'k.jsonl');

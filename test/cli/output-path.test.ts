@@ -6,17 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
+import { runStnn } from '../helpers/cli.js';
+import { shipped } from '../helpers/paths.js';
 
-const root = repoRoot();
-const STNN = join(root, 'bin', 'stnn.js');
-const SAMPLE = join(root, 'data', 'testbed', 'sample.pcap');
-const LABELS = join(root, 'data', 'testbed', 'labels.yaml');
-const MODELS = join(root, 'models', 'default');
+const { sample: SAMPLE, labels: LABELS, models: MODELS } = shipped();
 
 let dir = '';
 before(() => {
@@ -26,10 +22,7 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function stnn(args: string[]) {
-  const r = spawnSync(process.execPath, [STNN, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const stnn = (args: string[]) => runStnn(args, dir);
 
 const original = () => readFileSync(SAMPLE);
 

@@ -25,3 +25,14 @@ export function ndpiPcapDir(): string {
 export function ndpiResultDir(): string {
   return join(corpusDir(), 'ndpi', 'result');
 }
+
+/** The CLI and what the project ships for `npm start`: its capture, labels and model directory. */
+export function shipped(): { stnn: string; sample: string; labels: string; models: string } {
+  const root = repoRoot();
+  return {
+    stnn: join(root, 'bin', 'stnn.js'),
+    sample: join(root, 'data', 'testbed', 'sample.pcap'),
+    labels: join(root, 'data', 'testbed', 'labels.yaml'),
+    models: join(root, 'models', 'default'),
+  };
+}
