@@ -1,4 +1,4 @@
-import { existsSync, openSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { usageError } from '../util/errors.js';
@@ -127,6 +127,28 @@ export function checkOutputPath(option: string, path: string, inputs: readonly s
         }
       }
     }
+  }
+}
+
+/**
+ * That new files can be made in the directory of `path` (a report writes its HTML and a JSON
+ * beside it): creates and removes a temporary file there. A directory that exists but takes no
+ * files (/proc, a read-only mount, no write permission) fails now, not after the work.
+ */
+export function checkCanCreateIn(option: string, path: string): void {
+  const d = dirname(resolve(path));
+  const probe = join(d, `.stnn-write-check-${process.pid}-${Date.now().toString(36)}`);
+  let fd: number;
+  try {
+    fd = openSync(probe, 'wx');
+  } catch (e) {
+    throw usageError(`--${option}: cannot create files in directory '${d}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  closeSync(fd);
+  try {
+    unlinkSync(probe);
+  } catch {
+    // made but not removable: leave it, the report can still be written
   }
 }
 

@@ -16,7 +16,7 @@ import type { ForestEngine } from '../eval/forest.js';
 import { describeBackend, initBackend, parseBackendOption } from '../model/engine.js';
 import { loadModels, scoreBatchDetailed } from '../model/registry.js';
 import { StnnError, usageError } from '../util/errors.js';
-import { checkOutputPath, intOption, numOption, parseCommand, type CommandSpec } from './args.js';
+import { checkCanCreateIn, checkOutputPath, intOption, numOption, parseCommand, type CommandSpec } from './args.js';
 
 const options = {
   models: { type: 'string', short: 'm' },
@@ -106,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   if (v.report) {
     // a report that cannot be written fails now, not after the evaluation
     checkOutputPath('report', v.report, parsed.positionals);
+    checkCanCreateIn('report', v.report); // its HTML and the JSON beside it
   }
   const dsPath = parsed.positionals[0];
   const ds = readDataset(dsPath, { featureSet: FEATURE_SET_VERSION });

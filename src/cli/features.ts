@@ -40,6 +40,12 @@ const spec: CommandSpec<typeof options> = {
   },
 };
 
+/** `skipped link types: 9999 (4779 frames), …` for the frames skipped per unknown link type, or null when none were. */
+export function skippedLinkTypesLine(skipped: Record<string, number> | undefined): string | null {
+  if (!skipped || Object.keys(skipped).length === 0) return null;
+  return `skipped link types: ${Object.entries(skipped).map(([k, n]) => `${k} (${n} frames)`).join(', ')}`;
+}
+
 export function formatSummary(s: ExtractSummary, seconds: number): string {
   const reasons = Object.entries(s.endReasons).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   const d = s.decode as Record<string, unknown>;
@@ -47,10 +53,8 @@ export function formatSummary(s: ExtractSummary, seconds: number): string {
     `files ${s.files}, frames ${s.frames}, IP packets ${s.ipPackets} in ${seconds.toFixed(2)} s`,
     `flows ${s.flows} (TLS ${s.tlsFlows}, other ${s.nonTlsFlows}), written ${s.emitted}; ended by: ${reasons}`,
   ];
-  const skipped = d.skipped_linktypes as Record<string, number> | undefined;
-  if (skipped && Object.keys(skipped).length) {
-    lines.push(`skipped link types: ${Object.entries(skipped).map(([k, n]) => `${k} (${n} frames)`).join(', ')}`);
-  }
+  const skipped = skippedLinkTypesLine(d.skipped_linktypes as Record<string, number> | undefined);
+  if (skipped) lines.push(skipped);
   const notable = Object.entries(d).filter(([k, v]) => typeof v === 'number' && v > 0 && /frag|trunc|bad|unknown|error|short/.test(k));
   if (notable.length) lines.push(`decode: ${notable.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const e of s.errors) lines.push(`error: ${e.message}`);

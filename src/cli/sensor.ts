@@ -5,6 +5,7 @@
 import { parseCommand } from './args.js';
 import { loadConfig } from '../sensor/config.js';
 import { Sensor } from '../sensor/pipeline.js';
+import { skippedLinkTypesLine } from './features.js';
 import { usageError } from '../util/errors.js';
 
 const spec = {
@@ -76,6 +77,9 @@ export async function run(argv: string[]): Promise<number> {
       `done: ${s.packets} packets, ${s.bytes} bytes, ${s.records} flow records, ${uncl} unclassified, ` +
         `kernel drops ${s.kernelDrops}, ring drops ${s.ringDrops}`,
     );
+    // frames of a link type the decoder does not know, named as `stnn features` names them
+    const skipped = skippedLinkTypesLine(s.skippedLinkTypes);
+    if (skipped) log(skipped);
     // When an output lost records or failed, one line per output says how many it delivered.
     if (s.sinks.some((k) => k.dropped > 0 || k.errors > 0)) {
       for (const k of s.sinks) {

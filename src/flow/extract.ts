@@ -2,11 +2,11 @@
  * Offline pipeline: capture files → decode → flow table → FlowRecords.
  * The live sensor runs the same decode → flow table path with another packet source.
  */
-import { isStreamInput, newRawFrame, openCapture } from '../capture/reader.js';
+import { isStreamInput, newRawFrame, openCapture, STDIN } from '../capture/reader.js';
 import { decodeFrame, DecodeCounters } from '../decode/index.js';
 import { DecodedPacket } from '../decode/packet.js';
 import { N_FEATURES } from '../features/names.js';
-import { StnnError } from '../util/errors.js';
+import { StnnError, usageError } from '../util/errors.js';
 import { communityId } from './community-id.js';
 import { formatIP } from './ip.js';
 import type { EndReason, FlowRecord } from './record.js';
@@ -94,6 +94,8 @@ export function flowToRecord(f: Flow, reason: EndReason, file?: string): FlowRec
  * magic would consume it. They are validated when extractFlows opens them, once.
  */
 export function checkCaptures(paths: string[]): void {
+  // Standard input can be read once: a second '-' would find it at its end ("empty file").
+  if (paths.filter((p) => p === STDIN).length > 1) throw usageError(`'${STDIN}' (standard input) given more than once`);
   for (const p of paths) if (!isStreamInput(p)) openCapture(p).close();
 }
 

@@ -3,7 +3,8 @@
  * STNN_CONFIG line `<file>: <key>: <reason>` (exit 2); every value taken from the defaults is
  * reported once through `onDefault` so the start-up log says what the sensor really runs with.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { sinkConfigFrom } from '../sinks/config.js';
 import type { SinkConfig } from '../sinks/sink.js';
@@ -244,6 +245,25 @@ export function configFrom(doc: unknown, file: string, opts: LoadOptions = {}): 
       for (let n = 2; taken.has(name); n++) name = `${c.type}-${n}`;
       c.name = name;
       taken.set(name, k);
+    });
+    // Two jsonl outputs on one file (or both on stdout) would interleave and clobber each
+    // other's lines: same resolved path, or the same device and inode when the file exists.
+    const files: { key: string; id: string; dev?: string }[] = [];
+    outputs.forEach((c, k) => {
+      if (c.type !== 'jsonl' || typeof c.path !== 'string' || c.path === '') return;
+      const id = c.path === '-' ? '-' : resolvePath(c.path);
+      let dev: string | undefined;
+      if (id !== '-') {
+        try {
+          const st = statSync(id);
+          dev = `${st.dev}:${st.ino}`;
+        } catch {
+          // not there yet: the resolved path alone decides
+        }
+      }
+      const same = files.find((f) => f.id === id || (dev !== undefined && f.dev === dev));
+      if (same) r.fail(`outputs[${k}].path`, `the same file as ${same.key}.path`);
+      files.push({ key: `outputs[${k}]`, id, dev });
     });
   }
 

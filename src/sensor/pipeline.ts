@@ -58,6 +58,8 @@ export interface SensorSummary {
    */
   sinks: ({ name: string; truncated: number } & SinkStats)[];
   producer?: ProducerSummary;
+  /** Frames skipped per unknown link type (link type number → frames), over all shards. */
+  skippedLinkTypes: Record<string, number>;
 }
 
 /** A syslog message limit that holds a verdict record with its 115 features (2.3-2.7 kB of JSON, plus the header). */
@@ -308,6 +310,8 @@ export class Sensor {
   }
 
   private readonly doneShards = new Set<number>();
+  /** Frames skipped per unknown link type, from the shards' final decode counters. */
+  private readonly skippedLinkTypes = new Map<number, number>();
   private shardFinished(k: number): void {
     if (this.doneShards.has(k)) return;
     this.doneShards.add(k);
@@ -323,6 +327,10 @@ export class Sensor {
       Atomics.notify(this.control, CTL_INFLIGHT + m.shard);
       for (const r of recs) this.accept(r);
     } else if (m.type === 'done') {
+      const lt = m.decode['skipped_linktypes'];
+      if (lt && typeof lt === 'object') {
+        for (const [t, n] of Object.entries(lt)) this.skippedLinkTypes.set(Number(t), (this.skippedLinkTypes.get(Number(t)) ?? 0) + n);
+      }
       this.shardFinished(m.shard);
     }
   }
@@ -454,6 +462,7 @@ export class Sensor {
     return {
       packets: s.packets, bytes: s.bytes, kernelDrops: s.kernelDrops, ringDrops: s.ringDrops, records: this.records,
       verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, ended: s.ended, sinks: this.sinkStats(),
+      skippedLinkTypes: Object.fromEntries([...this.skippedLinkTypes].sort((a, b) => a[0] - b[0]).map(([t, n]) => [String(t), n])),
     };
   }
 

@@ -81,7 +81,7 @@ export interface BatchMessage {
 export interface DoneMessage {
   type: 'done';
   shard: number;
-  decode: Record<string, number>;
+  decode: Record<string, number | Record<string, number>>;
 }
 
 export type ShardMessage = BatchMessage | DoneMessage;

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/eval.js';
@@ -18,6 +18,7 @@ import { buildModel } from '../../src/model/stnn.js';
 import { mulberry32 } from '../../src/dataset/split.js';
 import { StnnError } from '../../src/util/errors.js';
 import { captureStdout } from '../helpers/stdout.js';
+import { runStnn } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stnn-evalcli-'));
 const models = join(dir, 'models');
@@ -110,4 +111,22 @@ test('eval: usage and input errors', async () => {
   await assert.rejects(run([dsPath, '--models', models, '--forest-engine', 'xgb']), usage(/--forest-engine: expected native or ml/));
   await assert.rejects(run([join(dir, 'none.msgpack'), '--models', models]), usage(/none\.msgpack: cannot read dataset: ENOENT/));
   await assert.rejects(run([dsPath, '--models', join(dir, 'empty')]), usage(/no model manifest/));
+});
+
+test('eval --report in a directory where files cannot be created: one line naming --report, exit 2, before the evaluation', () => {
+  const line = "stnn: --report: cannot create files in directory '/proc' (ENOENT)\n";
+  const r = runStnn(['eval', dsPath, '--models', models, '--report', '/proc/rep.html', '--backend', 'cpu'], dir);
+  assert.equal(r.stderr, line);
+  assert.equal(r.stdout, '');
+  assert.equal(r.code, 2);
+  // up front: before the dataset is even read
+  const early = runStnn(['eval', join(dir, 'none.msgpack'), '--models', models, '--report', '/proc/rep.html'], dir);
+  assert.equal(early.stderr, line);
+  assert.equal(early.code, 2);
+  assert.ok(!existsSync('/proc/rep.html'));
+  // a directory that takes files keeps no trace of the check
+  const made = runStnn(['eval', join(dir, 'none.msgpack'), '--models', models, '--report', join(dir, 'r-none.html')], dir);
+  assert.equal(made.code, 2);
+  assert.match(made.stderr, /none\.msgpack: cannot read dataset: ENOENT/);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.stnn-write-check')), []);
 });

@@ -254,3 +254,25 @@ test('a capture cut inside its first block is bad input (exit 2, one line) befor
   assert.equal(records(r.stdout).length, 1);
   assert.match(r.stderr, new RegExp(`error: ${past.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: truncated record at byte offset ${shbLen} \\(block header of 12 bytes, 10 present\\)`));
 });
+
+// (dataset build takes no '-': its inputs are files or directories)
+test("'-' (standard input) given twice is bad usage for every command that takes captures: one line, exit 2, nothing read or written", { timeout: 120_000 }, async () => {
+  const line = "stnn: '-' (standard input) given more than once\n";
+  const out = join(dir, `twice-${++seq}.jsonl`);
+  const conf = join(dir, `twice-${seq}.yaml`);
+  writeFileSync(conf, 'metrics: { listen: off }\noutputs: [{ type: "null" }]\n');
+  const runs: [string, string[]][] = [
+    ['features', ['features', '-', '-']],
+    ['features --out', ['features', '-', SAMPLE, '-', '--out', out]],
+    ['classify', ['classify', '-', '-', '--models', MODELS]],
+    ['sensor', ['sensor', '--config', conf, '--pcap', '-', '--pcap', '-']],
+    ['sensor --check', ['sensor', '--config', conf, '--pcap', '-', '-', '--check']],
+  ];
+  for (const [what, args] of runs) {
+    const r = await stnn(args, { pipeFrom: SAMPLE });
+    assert.equal(r.stderr, line, what);
+    assert.equal(r.stdout, '', what);
+    assert.equal(r.code, 2, what);
+  }
+  assert.ok(!existsSync(out));
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configFrom, loadConfig } from '../../src/sensor/config.js';
@@ -138,4 +138,24 @@ test('outputs: each has its own name (unnamed ones after their type, -2 for a re
   assert.throws(() => loadConfig(f, { pcap: true }), (e: unknown) => e instanceof StnnError && e.exitCode === 2 &&
     e.message === `${f}: outputs[1].name: 'a' is also the name of outputs[0] (names label the metrics and logs of each output)`);
   rmSync(dir, { recursive: true });
+});
+
+test('two jsonl outputs on one file: by resolved path, by device and inode, and stdout twice', () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'stnn-conf-same-'));
+  try {
+    const file = path.join(d, 'v.jsonl');
+    writeFileSync(file, '');
+    symlinkSync(file, path.join(d, 'link.jsonl'));
+    const jsonl = (p: string) => ({ type: 'jsonl', path: p });
+    configError({ capture: { interface: 'eth0' }, outputs: [jsonl(file), jsonl(path.join(d, '.', 'v.jsonl'))] },
+      'conf/stnn.yaml: outputs[1].path: the same file as outputs[0].path');
+    configError({ capture: { interface: 'eth0' }, outputs: [jsonl(file), { type: 'null' }, jsonl(path.join(d, 'link.jsonl'))] },
+      'conf/stnn.yaml: outputs[2].path: the same file as outputs[0].path');
+    configError({ capture: { interface: 'eth0' }, outputs: [jsonl('-'), jsonl(file), jsonl('-')] },
+      'conf/stnn.yaml: outputs[2].path: the same file as outputs[0].path');
+    const ok = configFrom({ capture: { interface: 'eth0' }, outputs: [jsonl('-'), jsonl(file), jsonl(path.join(d, 'w.jsonl'))] }, 'x.yaml');
+    assert.equal(ok.outputs.length, 3);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });

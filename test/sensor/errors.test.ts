@@ -53,6 +53,19 @@ test('a bad value names the file, the key and the reason', () => {
   expectOneLine(runSensor(['--config', p, '--pcap', path.join(dir, 'none.pcap')]), `stnn: ${path.join(dir, 'none.pcap')}: no such file`);
 });
 
+test('two jsonl outputs on the same file (or both on stdout) are a config error at start and in --check', () => {
+  const sample = path.join(repoRoot(), 'data', 'testbed', 'sample.pcap');
+  const out = path.join(dir, 'same', 'v.jsonl');
+  const rel = path.relative(process.cwd(), out);
+  const f = conf('same.yaml', `metrics: { listen: off }\noutputs:\n  - { type: jsonl, path: ${JSON.stringify(out)} }\n  - { type: "null" }\n  - { type: jsonl, path: ${JSON.stringify(rel)} }\n`);
+  const line = `stnn: ${f}: outputs[2].path: the same file as outputs[0].path`;
+  expectOneLine(runSensor(['--config', f, '--pcap', sample, '--check']), line);
+  expectOneLine(runSensor(['--config', f, '--pcap', sample]), line);
+  assert.ok(!existsSync(out));
+  const s = conf('stdout2.yaml', 'metrics: { listen: off }\noutputs:\n  - { type: jsonl, path: "-" }\n  - { type: jsonl, path: "-" }\n');
+  expectOneLine(runSensor(['--config', s, '--pcap', sample, '--check']), `stnn: ${s}: outputs[1].path: the same file as outputs[0].path`);
+});
+
 const addon = afpacketLoadError();
 const liveSkip = addon ? `the stnn-afpacket addon is not built: ${addon}` : process.getuid?.() !== 0 ? 'needs root to drop privileges' : false;
 
