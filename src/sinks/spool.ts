@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StnnError } from '../util/errors.js';
-import { makeDirs, mkdirFailure, probeDirs } from '../util/mkdirs.js';
+import { makeDirs, mkdirFailure, nearestExisting, probeDirs } from '../util/mkdirs.js';
 import { processAlive } from '../util/process.js';
 
 export interface SpoolOptions {
@@ -89,32 +89,24 @@ function checkLock(dir: string): void {
  * its nearest existing ancestor must be a writable directory (mkdir -p would make the rest).
  */
 export function notCreatable(p: string, kind: 'file' | 'dir'): string {
-  let q = path.resolve(p);
-  for (;;) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(q);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const up = path.dirname(q);
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && up !== q) {
-        q = up;
-        continue;
-      }
-      return (e as Error).message;
-    }
-    const self = q === path.resolve(p);
-    if (self && kind === 'file' && st.isDirectory()) return `${p} is a directory`;
-    if (!self || kind === 'dir') {
-      if (!st.isDirectory()) return `${self ? p : q} is not a directory`;
-    }
-    try {
-      fs.accessSync(q, self && kind === 'file' ? fs.constants.W_OK : fs.constants.W_OK | fs.constants.X_OK);
-    } catch (e) {
-      return (e as Error).message;
-    }
-    return '';
+  let q: string;
+  let st: fs.Stats;
+  try {
+    ({ path: q, stat: st } = nearestExisting(p));
+  } catch (e) {
+    return (e as Error).message;
   }
+  const self = q === path.resolve(p);
+  if (self && kind === 'file' && st.isDirectory()) return `${p} is a directory`;
+  if (!self || kind === 'dir') {
+    if (!st.isDirectory()) return `${self ? p : q} is not a directory`;
+  }
+  try {
+    fs.accessSync(q, self && kind === 'file' ? fs.constants.W_OK : fs.constants.W_OK | fs.constants.X_OK);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
 }
 
 /**

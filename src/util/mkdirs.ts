@@ -7,27 +7,33 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The directories of `dir` that do not exist yet, outermost first; throws ENOTDIR for a file in the way. */
-function missingLevels(dir: string): string[] {
+/**
+ * The nearest existing path at or above `p` and its stat, with the levels below it that do not
+ * exist (outermost first). Throws the stat error of anything but a missing level (EACCES, ELOOP…).
+ */
+export function nearestExisting(p: string): { path: string; stat: fs.Stats; missing: string[] } {
   const missing: string[] = [];
-  let q = path.resolve(dir);
+  let q = path.resolve(p);
   for (;;) {
-    let st: fs.Stats;
     try {
-      st = fs.statSync(q);
+      return { path: q, stat: fs.statSync(q), missing: missing.reverse() };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const up = path.dirname(q);
       if ((code !== 'ENOENT' && code !== 'ENOTDIR') || up === q) throw e;
       missing.push(q);
       q = up;
-      continue;
     }
-    if (!st.isDirectory()) {
-      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${q}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: q });
-    }
-    return missing.reverse();
   }
+}
+
+/** The directories of `dir` that do not exist yet, outermost first; throws ENOTDIR for a file in the way. */
+function missingLevels(dir: string): string[] {
+  const { path: q, stat, missing } = nearestExisting(dir);
+  if (!stat.isDirectory()) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${q}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: q });
+  }
+  return missing;
 }
 
 /** Why a directory could not be made: 'cannot create directory /proc/x: ENOENT (no such file or directory)'. */
