@@ -68,6 +68,7 @@ class StreamWriter {
   private writeFile(data: string | Uint8Array): void {
     if (this.failed) return;
     try {
+      // (two calls: writeSync's string and buffer overloads take no union)
       if (typeof data === 'string') writeSync(this.fd!, data);
       else writeSync(this.fd!, data);
     } catch (err) {

@@ -203,12 +203,7 @@ export class Sensor {
         throw e instanceof StnnError ? new StnnError(e.code, `${this.cfg.file}: inference.models: ${e.message}`) : e;
       }
     }
-    try {
-      checkSinkPaths(this.cfg.outputs);
-    } catch (e) {
-      // a directory that cannot be made is named by its key (outputs[k].path): the file goes first
-      throw e instanceof StnnError && e.message.startsWith('outputs[') ? new StnnError(e.code, `${this.cfg.file}: ${e.message}`) : e;
-    }
+    checkSinkPaths(this.cfg.outputs, this.cfg.file);
     for (const o of this.cfg.outputs) {
       // A record with its 115 features is 2.3-2.7 kB of JSON (measured on the shipped sample):
       // under a smaller limit every such message would be cut, and no longer parse.
@@ -311,7 +306,7 @@ export class Sensor {
 
   private readonly doneShards = new Set<number>();
   /** Frames skipped per unknown link type, from the shards' final decode counters. */
-  private readonly skippedLinkTypes = new Map<number, number>();
+  private readonly skippedLinkTypes: Record<string, number> = {};
   private shardFinished(k: number): void {
     if (this.doneShards.has(k)) return;
     this.doneShards.add(k);
@@ -329,7 +324,7 @@ export class Sensor {
     } else if (m.type === 'done') {
       const lt = m.decode['skipped_linktypes'];
       if (lt && typeof lt === 'object') {
-        for (const [t, n] of Object.entries(lt)) this.skippedLinkTypes.set(Number(t), (this.skippedLinkTypes.get(Number(t)) ?? 0) + n);
+        for (const [t, n] of Object.entries(lt)) this.skippedLinkTypes[t] = (this.skippedLinkTypes[t] ?? 0) + n;
       }
       this.shardFinished(m.shard);
     }
@@ -462,7 +457,7 @@ export class Sensor {
     return {
       packets: s.packets, bytes: s.bytes, kernelDrops: s.kernelDrops, ringDrops: s.ringDrops, records: this.records,
       verdicts: { ...this.verdicts }, unclassified: { ...this.unclassified }, ended: s.ended, sinks: this.sinkStats(),
-      skippedLinkTypes: Object.fromEntries([...this.skippedLinkTypes].sort((a, b) => a[0] - b[0]).map(([t, n]) => [String(t), n])),
+      skippedLinkTypes: { ...this.skippedLinkTypes }, // (integer keys: in numeric order)
     };
   }
 

@@ -169,18 +169,20 @@ export class MultiSink implements Sink {
  * make: each jsonl file can be opened for append (or made, with its directories), each spool
  * directory can be made, is not given twice and is not locked by another running process.
  * Errors are STNN_CONFIG, worded as the sinks' own. The sensor calls it before building any
- * sink, so that a bad path in one output leaves no file made for another.
+ * sink, so that a bad path in one output leaves no file made for another. Where a message names
+ * the output's key (outputs[k]…), `file`, the configuration file, goes first.
  */
-export function checkSinkPaths(cfgs: SinkConfig[]): void {
+export function checkSinkPaths(cfgs: SinkConfig[], file?: string): void {
+  const at = (key: string) => (file ? `${file}: ${key}` : key);
   const spools = new Set<string>();
   for (const [k, c] of cfgs.entries()) {
     if (c.type === 'jsonl' && typeof c.path === 'string' && c.path !== '' && c.path !== '-') {
       const why = notCreatable(c.path, 'file');
       if (why) throw new StnnError('STNN_CONFIG', `sink ${c.name ?? 'jsonl'}: cannot open ${c.path}: ${why}`);
       const made = probeDirs(path.dirname(c.path)); // what a permission check cannot tell (e.g. under /proc)
-      if (made) throw new StnnError('STNN_CONFIG', `outputs[${k}].path: sink ${c.name ?? 'jsonl'}: cannot open ${c.path}: ${made}`);
+      if (made) throw new StnnError('STNN_CONFIG', `${at(`outputs[${k}].path`)}: sink ${c.name ?? 'jsonl'}: cannot open ${c.path}: ${made}`);
     } else if ((c.type === 'syslog' || c.type === 'kafka') && c.spool) {
-      checkSpoolDir(c.spool.dir, spools, `outputs[${k}].spool.dir`);
+      checkSpoolDir(c.spool.dir, spools, at(`outputs[${k}].spool.dir`));
     }
   }
 }
